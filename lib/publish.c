@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+/* publish.c - write the next generation into the free slot. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
+
+#include "internal.h"
+
+#define PAGE 4096ull
+/* Copy and hash in chunks that stay in L2, so the hash reads warm data. */
+#define COPY_CHUNK (64u * 1024u)
+
+static uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+/*
+ * Make slot @i hold at least @len bytes. Space is reserved with fallocate,
+ * so a full tmpfs gives -ENOSPC here rather than SIGBUS in the copy. Slots
+ * grow by doubling (at most 1 GiB at a time) and never shrink; readers
+ * remap lazily when they meet a size beyond their mapping.
+ */
+int mmsync_slot_reserve(struct mmsync_writer *w, int i, uint64_t len)
+{
+	uint64_t old = w->map_len[i], cap;
+	void *p;
+
+	if (len <= old)
+		return 0;
+	if (len > MMSYNC_MAX_CAP)
+		return -EFBIG;
+	cap = old * 2 < old + (1ull << 30) ? old * 2 : old + (1ull << 30);
+	if (cap < len)
+		cap = len;
+	cap = round_up(cap, PAGE);
+	if (cap > MMSYNC_MAX_CAP)
+		cap = round_up(len, PAGE);
+	if (fallocate(w->data_fd[i], 0, 0, (off_t)cap) < 0) {
+		if (errno != EOPNOTSUPP)
+			return -errno;
+		if (ftruncate(w->data_fd[i], (off_t)cap) < 0)
+			return -errno;
+	}
+	if (w->map[i])
+		p = mremap(w->map[i], old, cap, MREMAP_MAYMOVE);
+	else
+		p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 w->data_fd[i], 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	w->map[i] = p;
+	w->map_len[i] = cap;
+	/* Read by readers' slow path only; the file already has the bytes. */
+	WRITE_SHARED(w->hdr->slot[i].cap, cap);
+	return 0;
+}
+
+static uint64_t copy_and_hash(void *dst, const void *src, size_t len)
+{
+	XXH3_state_t st;
+	size_t off, n;
+
+	if (len <= 4 * COPY_CHUNK) {
+		memcpy(dst, src, len);
+		return XXH3_64bits(src, len);
+	}
+	XXH3_64bits_reset(&st);
+	for (off = 0; off < len; off += n) {
+		n = len - off < COPY_CHUNK ? len - off : COPY_CHUNK;
+		memcpy((char *)dst + off, (const char *)src + off, n);
+		XXH3_64bits_update(&st, (const char *)src + off, n);
+	}
+	return XXH3_64bits_digest(&st);
+}
+
+int mmsync_publish(struct mmsync_writer *w, const void *buf, size_t len,
+		   struct mmsync_publish_info *info)
+{
+	struct mmsync_publish_info tmp;
+	struct mmsync__slot *s;
+	uint64_t next, sum;
+	int err, i;
+
+	if (!w || (!buf && len))
+		return -EINVAL;
+	if ((uint64_t)len > MMSYNC_MAX_CAP)
+		return -EFBIG;
+	if (!info)
+		info = &tmp;
+	memset(info, 0, sizeof(*info));
+	next = w->gen + 1;
+	i = (int)(next & 1);
+	s = &w->hdr->slot[i];
+
+	err = mmsync_wait_slot(w, next, info);
+	if (err)
+		return err;
+	err = mmsync_slot_reserve(w, i, len);
+	if (err)
+		return err;
+
+	/*
+	 * No live reader pins this slot now (evicted ones will see -ESTALE).
+	 * Mark the metadata as in flux before touching the bytes, so an
+	 * evicted reader's slow path cannot mistake them for generation
+	 * next - 2.
+	 */
+	__atomic_store_n(&s->gen, 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	sum = len ? copy_and_hash(w->map[i], buf, len) : XXH3_64bits(buf, 0);
+	__atomic_store_n(&s->size, (uint64_t)len, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->checksum, sum, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->gen, next, __ATOMIC_RELAXED);
+	WRITE_SHARED(w->hdr->pub_ns, mmsync_now_ns());
+	/* Pairs with the acquire loads of gen in mmsync_read_begin(). */
+	__atomic_store_n(&w->hdr->gen, next, __ATOMIC_RELEASE);
+	w->gen = next;
+	WRITE_SHARED(w->hdr->stats.publishes,
+		     READ_SHARED(w->hdr->stats.publishes) + 1);
+	info->gen = next;
+	info->checksum = sum;
+	return 0;
+}

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: MIT
+/* reader.c - open a channel for reading, the slow read path and wait. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static off_t entry_off(uint32_t i)
+{
+	return (off_t)(MMSYNC_HDR_SIZE + (uint64_t)i * MMSYNC_ENTRY_SIZE);
+}
+
+/*
+ * Take a free reader-table entry: the one whose byte we can lock. Entries
+ * that look unused are tried first, then all of them (their owner may have
+ * died without clearing its pid). The OFD lock is the ownership; the kernel
+ * drops it when the process dies, in any PID namespace.
+ */
+static int claim_entry(struct mmsync_reader *r)
+{
+	uint32_t n = READ_SHARED(r->hdr->nr_entries), i, pass;
+	struct mmsync_entry *e;
+	uint64_t hw;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < n; i++) {
+			e = mmsync_entry_at(r->hdr, i);
+			if (pass == 0 && READ_SHARED(e->pid) != 0)
+				continue;
+			if (mmsync_lock_byte(r->state_fd, entry_off(i)) == 0)
+				goto found;
+		}
+	}
+	return -EUSERS;
+found:
+	r->idx = i;
+	r->ent = e;
+	/* A dead owner's pin may linger; the writer's CAS on it then fails. */
+	__atomic_store_n(&e->pin, 0, __ATOMIC_RELEASE);
+	WRITE_SHARED(e->pid, (uint32_t)getpid());
+	WRITE_SHARED(e->opened_ns, mmsync_now_ns());
+	WRITE_SHARED(e->flags, r->uflags);
+	memset(e->comm, 0, sizeof(e->comm));
+	prctl(PR_GET_NAME, e->comm);
+	/* Raise the scan bound; pairs with the writer's load of hiwat. */
+	hw = __atomic_load_n(&r->hdr->hiwat, __ATOMIC_RELAXED);
+	while (hw < (uint64_t)i + 1 &&
+	       !__atomic_compare_exchange_n(&r->hdr->hiwat, &hw,
+					    (uint64_t)i + 1, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
+	return 0;
+}
+
+int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
+		       struct mmsync_reader **out)
+{
+	struct mmsync_reader *r;
+	char *path;
+	int err;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!mmsync_opts_valid(o, sizeof(*o)) || (o && o->poll_ns < 0) ||
+	    (o && (o->flags & ~(MMSYNC_READ_VERIFY | MMSYNC_READ_XCHG))))
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->state_fd = r->data_fd[0] = r->data_fd[1] = -1;
+	r->uflags = o ? o->flags : 0;
+	r->poll_ns = o && o->poll_ns ? o->poll_ns : MMSYNC_DEFAULT_POLL_NS;
+	err = mmsync_prefix(name, &r->prefix);
+	if (err)
+		goto fail;
+	path = mmsync_file(r->prefix, "state");
+	if (!path) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	r->state_fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	err = r->state_fd < 0 ? -errno : 0;
+	free(path);
+	if (err)
+		goto fail;
+	err = mmsync_map_state(r->state_fd, &r->hdr, &r->state_len);
+	if (err)
+		goto fail;
+
+	r->f.flags = 0;
+	if (READ_SHARED(r->hdr->fence_mode) != MMSYNC_FENCE_MEMBARRIER ||
+	    (r->uflags & MMSYNC_READ_XCHG) || mmsync_membarrier_register())
+		r->f.flags |= MMSYNC__F_XCHG;
+	if (r->uflags & MMSYNC_READ_VERIFY)
+		r->f.flags |= MMSYNC__F_SLOW;
+	err = claim_entry(r);
+	if (err)
+		goto fail;
+	r->f.gen = &r->hdr->gen;
+	r->f.pin = &r->ent->pin;
+	r->f.slot = r->hdr->slot;
+	*out = r;
+	return 0;
+fail:
+	mmsync_reader_close(r);
+	return err;
+}
+
+void mmsync_reader_close(struct mmsync_reader *r)
+{
+	int i;
+
+	if (!r)
+		return;
+	if (r->ent) {
+		/* Pairs with the writer's acquire load of the pin. */
+		__atomic_store_n(&r->ent->pin, 0, __ATOMIC_RELEASE);
+		WRITE_SHARED(r->ent->pid, 0);
+	}
+	for (i = 0; i < 2; i++) {
+		if (r->f.base[i])
+			munmap((void *)r->f.base[i], r->f.len[i]);
+		if (r->data_fd[i] >= 0)
+			close(r->data_fd[i]);
+	}
+	if (r->hdr)
+		munmap(r->hdr, r->state_len);
+	if (r->state_fd >= 0)
+		close(r->state_fd); /* drops the entry lock */
+	free(r->prefix);
+	free(r);
+}
+
+/*
+ * Map slot @i read-only, at least @need bytes. The data file must really
+ * hold what the metadata claims, or the mapping could raise SIGBUS.
+ */
+static int map_slot(struct mmsync_reader *r, int i, uint64_t need)
+{
+	uint64_t cap = READ_SHARED(r->hdr->slot[i].cap);
+	char suffix[8], *path;
+	struct stat st;
+	void *p;
+
+	if (cap < need || cap > MMSYNC_MAX_CAP)
+		return -EBADMSG;
+	if (r->data_fd[i] < 0) {
+		snprintf(suffix, sizeof(suffix), "data_%d", i);
+		path = mmsync_file(r->prefix, suffix);
+		if (!path)
+			return -ENOMEM;
+		r->data_fd[i] = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		free(path);
+		if (r->data_fd[i] < 0)
+			return errno == ENOENT ? -EBADMSG : -errno;
+	}
+	if (fstat(r->data_fd[i], &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < cap)
+		return -EBADMSG;
+	p = mmap(NULL, cap, PROT_READ, MAP_SHARED, r->data_fd[i], 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	if (r->f.base[i])
+		munmap((void *)r->f.base[i], r->f.len[i]);
+	r->f.base[i] = p;
+	r->f.len[i] = cap;
+	return 0;
+}
+
+static void unpin(struct mmsync_reader *r)
+{
+	/* Pairs with the writer's acquire load of the pin. */
+	__atomic_store_n(r->f.pin, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * The complete read_begin: also maps slots, verifies checksums and copes
+ * with damaged metadata. Always pins with xchg, which is correct in both
+ * fence modes.
+ */
+int mmsync__read_begin_slow(struct mmsync_reader *r, struct mmsync_view *v)
+{
+	const struct mmsync__slot *s;
+	uint64_t g, size, sum;
+	int tries, err, i;
+
+	if (!r || !v)
+		return -EINVAL;
+	if (r->f.pinned)
+		return -EBUSY;
+	for (tries = 0; tries < 64; tries++) {
+		/* Pairs with the writer's release store of gen. */
+		g = __atomic_load_n(r->f.gen, __ATOMIC_ACQUIRE);
+		if (g == 0)
+			return -ENODATA;
+		/* Full fence; pairs with the writer's fence before its scan. */
+		__atomic_exchange_n(r->f.pin, g, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(r->f.gen, __ATOMIC_SEQ_CST) != g) {
+			unpin(r);
+			continue;
+		}
+		i = (int)(g & 1);
+		s = &r->f.slot[i];
+		size = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
+		/*
+		 * With g pinned and current, the writer cannot be rewriting
+		 * this slot: a mismatch means the file was damaged (or we
+		 * raced a writer restart); retry a few times, then give up.
+		 */
+		if (__atomic_load_n(&s->gen, __ATOMIC_RELAXED) != g ||
+		    size > MMSYNC_MAX_CAP) {
+			unpin(r);
+			continue;
+		}
+		if (size > r->f.len[i]) {
+			err = map_slot(r, i, size);
+			if (err) {
+				unpin(r);
+				return err;
+			}
+		}
+		sum = __atomic_load_n(&s->checksum, __ATOMIC_RELAXED);
+		if ((r->uflags & MMSYNC_READ_VERIFY) &&
+		    mmsync_hash(size ? r->f.base[i] : mmsync__empty, size) !=
+			    sum) {
+			/* Evicted while hashing? Then just try again. */
+			bool evicted = __atomic_load_n(r->f.pin,
+						       __ATOMIC_ACQUIRE) != g;
+			unpin(r);
+			if (evicted)
+				continue;
+			return -EIO;
+		}
+		v->data = size ? (const void *)r->f.base[i] : mmsync__empty;
+		v->size = (size_t)size;
+		v->gen = g;
+		v->checksum = sum;
+		v->__priv[0] = g;
+		v->__priv[1] = 0;
+		r->f.pinned = g;
+		return 0;
+	}
+	return -EBADMSG;
+}
+
+int mmsync_read_begin_ool(struct mmsync_reader *r, struct mmsync_view *v)
+{
+	return mmsync_read_begin(r, v);
+}
+
+int mmsync_read_end_ool(struct mmsync_reader *r, struct mmsync_view *v)
+{
+	return mmsync_read_end(r, v);
+}
+
+uint64_t mmsync_reader_gen(const struct mmsync_reader *r)
+{
+	if (!r)
+		return 0;
+	/* Pairs with the writer's release store of gen. */
+	return __atomic_load_n(&r->hdr->gen, __ATOMIC_ACQUIRE);
+}
+
+int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen,
+		int64_t timeout_ns)
+{
+	uint64_t start, now, left;
+
+	if (!r)
+		return -EINVAL;
+	start = mmsync_now_ns();
+	for (;;) {
+		if (mmsync_reader_gen(r) > after_gen)
+			return 0;
+		if (timeout_ns == 0)
+			return -ETIMEDOUT;
+		now = mmsync_now_ns();
+		if (timeout_ns > 0 && now - start >= (uint64_t)timeout_ns)
+			return -ETIMEDOUT;
+		left = timeout_ns > 0 ? (uint64_t)timeout_ns - (now - start)
+				      : UINT64_MAX;
+		mmsync_sleep_ns(left < (uint64_t)r->poll_ns ? (int64_t)left
+							    : r->poll_ns);
+	}
+}
