@@ -55,7 +55,9 @@ EXAMPLES := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
 
 TEST_SRCS := $(filter-out tests/helpers.c,$(wildcard tests/*.c))
 TESTS     := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
-TEST_CFLAGS := $(BASE_CFLAGS) -I$(TOP)/kselftest -Itests -Wno-missing-prototypes
+# The harness is written for -Wall; its macros trip -Wsign-compare/-Wclobbered.
+TEST_CFLAGS := $(BASE_CFLAGS) -I$(TOP)/kselftest -Itests -Wno-missing-prototypes \
+	-Wno-sign-compare -Wno-clobbered
 LINK_SO := -L$(OUT) -lmmsync -Wl,-rpath,$(abspath $(OUT)) $(LIB_LIBS)
 
 .PHONY: all lib examples tests check demo install uninstall clean deps

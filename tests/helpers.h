@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* helpers.h - shared bits of the libmmsync tests (not the harness). */
+#ifndef MMSYNC_TEST_HELPERS_H
+#define MMSYNC_TEST_HELPERS_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mmsync.h>
+
+/* A private directory under /dev/shm holding one test's channels. */
+struct tdir {
+	char path[128];
+};
+
+int tdir_make(struct tdir *d);
+/* Remove every file in the directory, then the directory. */
+void tdir_remove(struct tdir *d);
+/* "<dir>/<name>": a channel name with '/', so MMSYNC_DIR is not used. */
+void tdir_chan(const struct tdir *d, const char *name, char *out, size_t len);
+void tdir_file(const struct tdir *d, const char *name, char *out, size_t len);
+
+/* Payload where every 8-byte word encodes (generation, word index). */
+uint64_t pattern_word(uint64_t gen, uint64_t idx);
+void pattern_fill(void *buf, size_t len, uint64_t gen);
+/* Index of the first byte that does not match, or len if all do. */
+size_t pattern_check(const void *buf, size_t len, uint64_t gen);
+
+uint64_t now_ns(void);
+uint64_t xorshift64(uint64_t *s);
+
+/* Fork a child that runs fn(arg) and _exits with its return value. */
+int spawn(int (*fn)(void *), void *arg);
+/* Wait for a child; returns its exit code, or 128 + signal. */
+int reap(int pid);
+
+/* Read the whole file into a malloc'd buffer; returns its size or -errno. */
+long slurp(const char *path, unsigned char **out);
+
+/* Does this kernel have membarrier(GLOBAL_EXPEDITED) for readers? */
+int have_membarrier(void);
+
+#endif

@@ -1,2 +1,49 @@
 #!/bin/sh
-echo stub
+# run.sh - run every kselftest binary in DIR, each under a timeout, and
+# print "N passed, N failed, N skipped" as the last line.
+#
+#   tests/run.sh DIR [--sanitize=LIST] [TEST...]
+#
+# A binary that crashes or times out before reporting all of its tests has
+# the missing ones counted as failed.
+set -u
+dir=$1; shift
+note=""
+case "${1:-}" in --sanitize=*) note=${1#--sanitize=}; shift ;; esac
+limit=${MMSYNC_TEST_TIMEOUT:-400}
+
+case "$note" in
+*thread*) echo "# SANITIZE=thread: channels run in fence (xchg) mode only; TSan cannot see membarrier()'s fences" ;;
+esac
+
+pass=0 fail=0 skip=0
+tests=${*:-$(ls "$dir")}
+for t in $tests; do
+	bin="$dir/$t"
+	[ -x "$bin" ] || continue
+	log="$dir/$t.log"
+	echo "# ---- $t"
+	timeout -k 10 "$limit" "$bin" >"$log" 2>&1
+	rc=$?
+	grep -E '^(not )?ok [0-9]+ |^# (SKIP|PASSED|FAILED|Totals)|^#  *(torture|measured)' "$log" | sed 's/^/  /'
+	p=$(grep -cE '^ok [0-9]+ ' "$log")
+	s=$(grep -cE '^ok [0-9]+ .*# SKIP' "$log")
+	f=$(grep -cE '^not ok [0-9]+ ' "$log")
+	planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$log" | head -n1)
+	p=$((p - s))
+	seen=$((p + s + f))
+	if [ -n "$planned" ] && [ "$seen" -lt "$planned" ]; then
+		echo "  $t: exited $rc after $seen of $planned tests"
+		tail -n 20 "$log" | sed 's/^/    | /'
+		f=$((f + planned - seen))
+	elif [ -z "$planned" ]; then
+		echo "  $t: exited $rc without a test plan"
+		tail -n 20 "$log" | sed 's/^/    | /'
+		f=$((f + 1))
+	elif [ "$f" -gt 0 ]; then
+		grep -B30 -E '^not ok ' "$log" | grep -vE '^ok ' | tail -n 40 | sed 's/^/    | /'
+	fi
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+done
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
