@@ -30,7 +30,7 @@ endif
 
 comma := ,
 VARIANT := $(if $(SANITIZE),san-$(subst $(comma),-,$(SANITIZE)),default)
-TOP     := build
+TOP     ?= build
 OUT     := $(TOP)/$(VARIANT)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

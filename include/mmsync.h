@@ -192,6 +192,29 @@ MMSYNC_API int mmsync_writer_open(const char *name,
 MMSYNC_API int mmsync_publish(struct mmsync_writer *w, const void *buf,
 			      size_t len, struct mmsync_publish_info *info);
 
+/**
+ * @brief Reserve @len bytes of the next generation's slot, to serialize in
+ *        place with no extra copy.
+ *
+ * Waits for readers exactly like mmsync_publish(). *@ptr stays valid until
+ * mmsync_commit(), mmsync_abort(), the next reserve or publish, or close.
+ * Never committing publishes nothing; a new reserve starts over.
+ *
+ * @return 0; the errors of mmsync_publish().
+ */
+MMSYNC_API int mmsync_reserve(struct mmsync_writer *w, size_t len, void **ptr);
+
+/**
+ * @brief Publish the first @len (<= reserved) bytes of the reservation:
+ *        hash them and make them the current generation.
+ * @return 0; -EINVAL if no reservation is open or @len exceeds it.
+ */
+MMSYNC_API int mmsync_commit(struct mmsync_writer *w, size_t len,
+			     struct mmsync_publish_info *info);
+
+/** Abandon an open reservation; nothing is published. */
+MMSYNC_API void mmsync_abort(struct mmsync_writer *w);
+
 /** @return the last generation published on the channel (0: none). */
 MMSYNC_API uint64_t mmsync_writer_gen(const struct mmsync_writer *w);
 

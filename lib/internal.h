@@ -32,6 +32,10 @@ struct mmsync_writer {
 	uint32_t nr_entries;
 	mode_t data_mode;
 	char *prefix; /* channel path prefix: files are <prefix>_state ... */
+	/* Slot (+1) whose readers were already waited for, 0 if none. */
+	int resv_slot;
+	uint64_t resv_len; /* bytes reserved by mmsync_reserve() */
+	unsigned char *resv_ptr; /* NULL unless a reservation is open */
 };
 
 struct mmsync_reader {
@@ -72,6 +76,12 @@ MMSYNC_HIDDEN int mmsync_membarrier(void);
 /* publish.c */
 MMSYNC_HIDDEN int mmsync_slot_reserve(struct mmsync_writer *w, int i,
 				      uint64_t len);
+MMSYNC_HIDDEN int mmsync_slot_begin(struct mmsync_writer *w, uint64_t len,
+				    struct mmsync_publish_info *info,
+				    unsigned char **out);
+MMSYNC_HIDDEN void mmsync_slot_commit(struct mmsync_writer *w, uint64_t len,
+				      uint64_t sum,
+				      struct mmsync_publish_info *info);
 
 /* grace.c */
 MMSYNC_HIDDEN int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,

@@ -79,51 +79,126 @@ static uint64_t copy_and_hash(void *dst, const void *src, size_t len)
 	return XXH3_64bits_digest(&st);
 }
 
-int mmsync_publish(struct mmsync_writer *w, const void *buf, size_t len,
-		   struct mmsync_publish_info *info)
+/*
+ * Phase one of every publish: wait until no live reader pins the slot of
+ * the next generation, make it big enough, and mark its metadata as in
+ * flux. Returns the slot's mapping.
+ */
+int mmsync_slot_begin(struct mmsync_writer *w, uint64_t len,
+		      struct mmsync_publish_info *info, unsigned char **out)
 {
-	struct mmsync_publish_info tmp;
-	struct mmsync__slot *s;
-	uint64_t next, sum;
-	int err, i;
+	uint64_t next = w->gen + 1;
+	int i = (int)(next & 1), err;
 
-	if (!w || (!buf && len))
-		return -EINVAL;
-	if ((uint64_t)len > MMSYNC_MAX_CAP)
-		return -EFBIG;
-	if (!info)
-		info = &tmp;
 	memset(info, 0, sizeof(*info));
-	next = w->gen + 1;
-	i = (int)(next & 1);
-	s = &w->hdr->slot[i];
-
-	err = mmsync_wait_slot(w, next, info);
-	if (err)
-		return err;
+	if (len > MMSYNC_MAX_CAP)
+		return -EFBIG;
+	if (w->resv_slot != i + 1) {
+		err = mmsync_wait_slot(w, next, info);
+		if (err)
+			return err;
+		/* Remember the wait, so a retried reservation does not wait. */
+		w->resv_slot = i + 1;
+	}
 	err = mmsync_slot_reserve(w, i, len);
 	if (err)
 		return err;
-
 	/*
 	 * No live reader pins this slot now (evicted ones will see -ESTALE).
-	 * Mark the metadata as in flux before touching the bytes, so an
+	 * Mark the metadata as in flux before touching the bytes, so that an
 	 * evicted reader's slow path cannot mistake them for generation
 	 * next - 2.
 	 */
-	__atomic_store_n(&s->gen, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->hdr->slot[i].gen, 0, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	sum = len ? copy_and_hash(w->map[i], buf, len) : XXH3_64bits(buf, 0);
-	__atomic_store_n(&s->size, (uint64_t)len, __ATOMIC_RELAXED);
+	*out = len ? w->map[i] : (unsigned char *)mmsync__empty;
+	return 0;
+}
+
+/* Phase two: store size and checksum, then make the generation current. */
+void mmsync_slot_commit(struct mmsync_writer *w, uint64_t len, uint64_t sum,
+			struct mmsync_publish_info *info)
+{
+	uint64_t next = w->gen + 1;
+	struct mmsync__slot *s = &w->hdr->slot[next & 1];
+
+	__atomic_store_n(&s->size, len, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->checksum, sum, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->gen, next, __ATOMIC_RELAXED);
 	WRITE_SHARED(w->hdr->pub_ns, mmsync_now_ns());
 	/* Pairs with the acquire loads of gen in mmsync_read_begin(). */
 	__atomic_store_n(&w->hdr->gen, next, __ATOMIC_RELEASE);
 	w->gen = next;
+	w->resv_slot = 0;
+	w->resv_len = 0;
+	w->resv_ptr = NULL;
 	WRITE_SHARED(w->hdr->stats.publishes,
 		     READ_SHARED(w->hdr->stats.publishes) + 1);
 	info->gen = next;
 	info->checksum = sum;
+}
+
+int mmsync_publish(struct mmsync_writer *w, const void *buf, size_t len,
+		   struct mmsync_publish_info *info)
+{
+	struct mmsync_publish_info tmp;
+	unsigned char *dst;
+	uint64_t sum;
+	int err;
+
+	if (!w || (!buf && len))
+		return -EINVAL;
+	if (!info)
+		info = &tmp;
+	err = mmsync_slot_begin(w, len, info, &dst);
+	if (err)
+		return err;
+	sum = len ? copy_and_hash(dst, buf, len) : XXH3_64bits(buf, 0);
+	mmsync_slot_commit(w, len, sum, info);
 	return 0;
+}
+
+int mmsync_reserve(struct mmsync_writer *w, size_t len, void **ptr)
+{
+	struct mmsync_publish_info info;
+	unsigned char *dst;
+	int err;
+
+	if (!w || !ptr)
+		return -EINVAL;
+	*ptr = NULL;
+	err = mmsync_slot_begin(w, len, &info, &dst);
+	if (err)
+		return err;
+	w->resv_len = len;
+	w->resv_ptr = dst;
+	*ptr = dst;
+	return 0;
+}
+
+int mmsync_commit(struct mmsync_writer *w, size_t len,
+		  struct mmsync_publish_info *info)
+{
+	struct mmsync_publish_info tmp;
+
+	if (!w || !w->resv_ptr || len > w->resv_len)
+		return -EINVAL;
+	if (!info)
+		info = &tmp;
+	memset(info, 0, sizeof(*info));
+	/* Hash the slot itself: the caller serialized straight into it. */
+	mmsync_slot_commit(w, len, XXH3_64bits(w->resv_ptr, len), info);
+	return 0;
+}
+
+void mmsync_abort(struct mmsync_writer *w)
+{
+	/*
+	 * Nothing was published: the slot's metadata says "in flux" (gen 0)
+	 * and no reader looks at it. Keep resv_slot: the wait is still valid.
+	 */
+	if (w) {
+		w->resv_len = 0;
+		w->resv_ptr = NULL;
+	}
 }
