@@ -30,6 +30,8 @@
 #define MMSYNC_MAX_CAP (1ull << 40)
 
 #define MMSYNC_WRITER_LOCK_OFF 0
+/* Generations stay far below the pin word's MMSYNC__PIN_EVICTED bit. */
+#define MMSYNC_MAX_GEN (1ull << 62)
 
 struct mmsync_stats_area {
 	uint64_t publishes;

@@ -158,7 +158,9 @@ static int map_slot(struct mmsync_reader *r, int i, uint64_t need)
 		path = mmsync_file(r->prefix, suffix);
 		if (!path)
 			return -ENOMEM;
-		r->data_fd[i] = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		/* O_NONBLOCK: a planted FIFO must not hang us in open(). */
+		r->data_fd[i] = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+						   O_NONBLOCK);
 		free(path);
 		if (r->data_fd[i] < 0)
 			return errno == ENOENT ? -EBADMSG : -errno;
@@ -203,6 +205,8 @@ int mmsync__read_begin_slow(struct mmsync_reader *r, struct mmsync_view *v)
 		g = __atomic_load_n(r->f.gen, __ATOMIC_ACQUIRE);
 		if (g == 0)
 			return -ENODATA;
+		if (g >= MMSYNC_MAX_GEN)
+			return -EBADMSG;
 		/* Full fence; pairs with the writer's fence before its scan. */
 		__atomic_exchange_n(r->f.pin, g, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(r->f.gen, __ATOMIC_SEQ_CST) != g) {

@@ -307,6 +307,10 @@ int mmsync_writer_open(const char *name, const struct mmsync_writer_opts *o,
 			goto fail;
 	}
 	w->gen = __atomic_load_n(&w->hdr->gen, __ATOMIC_ACQUIRE);
+	if (w->gen >= MMSYNC_MAX_GEN) {
+		err = -EBADMSG;
+		goto fail;
+	}
 	if (o && o->initial_capacity) {
 		for (i = 0; i < 2 && !err; i++)
 			err = mmsync_slot_reserve(w, i, o->initial_capacity);
