@@ -129,6 +129,17 @@ int reap(int pid)
 	return 128 + WTERMSIG(st);
 }
 
+int reap_nohang(int pid)
+{
+	int st, r = waitpid(pid, &st, WNOHANG);
+
+	if (r <= 0)
+		return r < 0 ? -errno : 0;
+	if (WIFEXITED(st))
+		return 1000 + WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}
+
 long slurp(const char *path, unsigned char **out)
 {
 	struct stat st;

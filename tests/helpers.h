@@ -34,6 +34,8 @@ uint64_t xorshift64(uint64_t *s);
 int spawn(int (*fn)(void *), void *arg);
 /* Wait for a child; returns its exit code, or 128 + signal. */
 int reap(int pid);
+/* Like reap(), but 0 (and nothing reaped) while the child still runs. */
+int reap_nohang(int pid);
 
 /* Read the whole file into a malloc'd buffer; returns its size or -errno. */
 long slurp(const char *path, unsigned char **out);
