@@ -24,6 +24,8 @@ static off_t entry_off(uint32_t i)
  * died without clearing its pid). The OFD lock is the ownership; the kernel
  * drops it when the process dies, in any PID namespace.
  */
+static int map_slot(struct mmsync_reader *r, int i, uint64_t need);
+
 static int claim_entry(struct mmsync_reader *r)
 {
 	uint32_t n = READ_SHARED(r->hdr->nr_entries), i, pass;
@@ -65,7 +67,7 @@ int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
 {
 	struct mmsync_reader *r;
 	char *path;
-	int err;
+	int err, i;
 
 	if (!out)
 		return -EINVAL;
@@ -108,6 +110,14 @@ int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
 	r->f.gen = &r->hdr->gen;
 	r->f.pin = &r->ent->pin;
 	r->f.slot = r->hdr->slot;
+	/*
+	 * Map the slots that exist now, so that reads make no syscall from
+	 * here on (until a slot grows). Best effort: read_begin's slow path
+	 * maps, and reports, whatever fails here.
+	 */
+	for (i = 0; i < 2; i++)
+		if (READ_SHARED(r->hdr->slot[i].cap))
+			map_slot(r, i, 0);
 	*out = r;
 	return 0;
 fail:

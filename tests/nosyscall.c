@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+/*
+ * nosyscall.c - the read path makes no syscall once the channel is open.
+ *
+ * A child opens a reader, then enters seccomp strict mode, where any
+ * syscall but read, write, _exit and sigreturn kills it with SIGKILL. It
+ * then runs read_begin/read_end (inline and out-of-line) a million times
+ * while the writer keeps publishing, and reports through a pipe.
+ */
+#define _GNU_SOURCE
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "helpers.h"
+
+struct job {
+	const char *name;
+	int pipe[2];
+	long reads;
+	int ool;
+};
+
+struct result {
+	long reads;
+	long clean;
+	uint64_t first_gen;
+	uint64_t last_gen;
+};
+
+static int strict_reader(void *arg)
+{
+	struct job *j = arg;
+	struct result res = { 0 };
+	struct mmsync_reader *r;
+	struct mmsync_view v;
+	long i;
+	int err;
+
+	if (mmsync_reader_open(j->name, NULL, &r))
+		return 1;
+	/* Map both slots while syscalls are still allowed. */
+	while (mmsync_reader_gen(r) < 2)
+		usleep(100);
+	if (mmsync_read_begin(r, &v) || mmsync_read_end(r, &v))
+		return 2;
+	res.first_gen = v.gen;
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT))
+		return 3;
+	for (i = 0; i < j->reads; i++) {
+		err = j->ool ? mmsync_read_begin_ool(r, &v)
+			     : mmsync_read_begin(r, &v);
+		if (err)
+			continue;
+		res.last_gen = v.gen;
+		err = j->ool ? mmsync_read_end_ool(r, &v)
+			     : mmsync_read_end(r, &v);
+		res.reads++;
+		res.clean += err == 0;
+	}
+	if (write(j->pipe[1], &res, sizeof(res)) != sizeof(res))
+		syscall(SYS_exit, 4);
+	syscall(SYS_exit, 0); /* exit_group is not allowed in strict mode */
+	return 5;
+}
+
+static void run(struct __test_metadata *_metadata, int ool)
+{
+	char name[256], buf[512];
+	struct job j = { .name = name, .ool = ool };
+	struct mmsync_writer *w;
+	struct result res;
+	struct tdir d;
+	uint64_t n = 0;
+	int pid, st;
+	const char *env = getenv("MMSYNC_NOSYS_READS");
+
+	j.reads = env ? atol(env) : 1000000;
+	ASSERT_EQ(0, tdir_make(&d));
+	tdir_chan(&d, "n", name, sizeof(name));
+	ASSERT_EQ(0, mmsync_writer_open(name, NULL, &w));
+	memset(buf, 1, sizeof(buf));
+	ASSERT_EQ(0, mmsync_publish(w, buf, 100, NULL));
+	ASSERT_EQ(0, mmsync_publish(w, buf, sizeof(buf), NULL));
+	ASSERT_EQ(0, pipe(j.pipe));
+	pid = spawn(strict_reader, &j);
+	ASSERT_LT(0, pid);
+	/* Keep publishing (same sizes: no remap) until the child is done. */
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		mmsync_publish(w, buf, (n++ & 1) ? 100 : sizeof(buf), NULL);
+		usleep(50);
+	}
+	ASSERT_TRUE(WIFEXITED(st)) {
+		TH_LOG("reader died with signal %d: a syscall on the read path",
+		       WTERMSIG(st));
+	}
+	ASSERT_EQ(0, WEXITSTATUS(st));
+	ASSERT_EQ(sizeof(res), read(j.pipe[0], &res, sizeof(res)));
+	EXPECT_EQ(j.reads, res.reads);
+	EXPECT_LT(res.first_gen, res.last_gen); /* it saw publishes */
+	ksft_print_msg("measured: %ld reads under seccomp strict mode, %ld clean, generations %llu..%llu, %llu publishes meanwhile\n",
+		       res.reads, res.clean,
+		       (unsigned long long)res.first_gen,
+		       (unsigned long long)res.last_gen,
+		       (unsigned long long)n);
+	close(j.pipe[0]);
+	close(j.pipe[1]);
+	mmsync_writer_close(w);
+	tdir_remove(&d);
+}
+
+TEST(inline_read_path_makes_no_syscall)
+{
+	run(_metadata, 0);
+}
+
+TEST(out_of_line_read_path_makes_no_syscall)
+{
+	run(_metadata, 1);
+}
+
+TEST_HARNESS_MAIN
