@@ -17,7 +17,11 @@ case "$note" in
 esac
 
 pass=0 fail=0 skip=0
-tests=${*:-$(ls "$dir")}
+if [ $# -gt 0 ]; then
+	tests=$*
+else
+	tests=$(cd "$dir" && for f in *; do [ -f "$f" ] && [ -x "$f" ] && echo "$f"; done)
+fi
 for t in $tests; do
 	bin="$dir/$t"
 	case "$t" in *.log) continue ;; esac
