@@ -42,7 +42,7 @@ SANFLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
 
 BASE_CFLAGS := -std=gnu11 $(WARN) -Iinclude $(SANFLAGS)
 LIB_CFLAGS  := $(BASE_CFLAGS) -Ilib -fPIC -fvisibility=hidden
-LIB_LIBS    := -lxxhash
+LIB_LIBS    := -lxxhash -luring
 
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(patsubst lib/%.c,$(OUT)/lib/%.o,$(LIB_SRCS))
@@ -57,7 +57,7 @@ TEST_SRCS := $(filter-out tests/helpers.c,$(wildcard tests/*.c))
 TESTS     := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 # The harness is written for -Wall; its macros trip -Wsign-compare/-Wclobbered.
 TEST_CFLAGS := $(BASE_CFLAGS) -I$(TOP)/kselftest -Itests -Wno-missing-prototypes \
-	-Wno-sign-compare -Wno-clobbered
+	-Wno-sign-compare -Wno-clobbered -Wno-format-truncation
 LINK_SO := -L$(OUT) -lmmsync -Wl,-rpath,$(abspath $(OUT)) $(LIB_LIBS)
 
 .PHONY: all lib examples tests check demo install uninstall clean deps
@@ -110,14 +110,24 @@ $(OUT)/tests/%: tests/%.c tests/helpers.c tests/helpers.h include/mmsync.h \
 	$(Q)$(CC) $(TEST_CFLAGS) $(CFLAGS) $< tests/helpers.c -o $@ $(LDFLAGS) \
 		$(LINK_SO) -lpthread
 
+# The public header must compile as C++ too (g++, -Wall -Wextra).
+CXX ?= c++
+$(OUT)/tests/header_cxx.o: tests/cxx/header.cc include/mmsync.h | $(OUT)/tests
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) -std=c++17 $(filter-out -Wstrict-prototypes -Wmissing-prototypes,$(WARN)) \
+		-Iinclude -c $< -o $@
+
 check: deps
-	$(Q)$(MAKE) --no-print-directory lib examples tests
+	$(Q)$(MAKE) --no-print-directory lib examples tests $(OUT)/tests/header_cxx.o
 	$(Q)tests/run.sh $(OUT)/tests $(if $(SANITIZE),--sanitize=$(SANITIZE))
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory lib examples
 	$(Q)MMSYNC_DIR=$${MMSYNC_DIR:-/dev/shm} $(OUT)/examples/writer
 	$(Q)MMSYNC_DIR=$${MMSYNC_DIR:-/dev/shm} $(OUT)/examples/reader
+
+# Optional parts add their rules here: bench/*.mk, tools/*.mk.
+-include $(wildcard bench/*.mk tools/*.mk)
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)

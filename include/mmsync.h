@@ -13,6 +13,13 @@
  * the writer waits, for at most a grace period, until no live reader pins
  * the slot it is about to overwrite.
  *
+ * Backings (mmsync_writer_opts.backing; docs/backings.md): the files live
+ * in a directory (tmpfs by default, or any directory, a hugetlbfs mount
+ * included), or they are anonymous memfds (MFD_HUGETLB ones on request)
+ * that the writer hands to readers over a Unix socket, from its own loop
+ * (mmsync_writer_handoff_fd(), mmsync_writer_serve()). Readers do not
+ * choose: mmsync_reader_open() finds NAME_state, or else the socket.
+ *
  * Conventions
  *   - Functions return 0 (or a count) on success and -errno on failure.
  *     They never crash on bad input (NULL handles included).
@@ -30,6 +37,10 @@
  *                         | (own thread or process)        | reader handle
  *   mmsync_wait           | publish, other reader handles  | one thread per
  *                         |                                | reader handle
+ *   mmsync_writer_serve   | publish and everything else on | one thread at a
+ *                         | the handle but close           | time per writer
+ *   mmsync_stat,          | everything, in any process     | nothing: they
+ *   mmsync_foreach_reader |                                | only read (racy)
  *   *_open / *_close      | everything except the same     | caller excludes
  *                         | handle                         | use-after-close
  *
@@ -72,15 +83,29 @@ struct mmsync_writer;
 struct mmsync_reader;
 
 /**
- * MMSYNC_OPTS - declare and zero an options struct, setting its size.
+ * MMSYNC_OPTS - declare an options struct: its size set, every field not
+ * named zero.
  * Example: MMSYNC_OPTS(mmsync_writer_opts, o, .grace_ns = 50000000);
  */
 #define MMSYNC_OPTS(TYPE, NAME, ...)                                        \
 	struct TYPE NAME = ({                                               \
-		struct TYPE ___##NAME;                                      \
-		memset(&___##NAME, 0, sizeof(___##NAME));                   \
-		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ };    \
+		MMSYNC__DIAG_PUSH                                           \
+		struct TYPE NAME##__init = { .sz = sizeof(struct TYPE),     \
+					     __VA_ARGS__ };                 \
+		MMSYNC__DIAG_POP                                            \
+		NAME##__init;                                               \
 	})
+
+#ifdef __cplusplus
+/* C++ -Wextra warns about the fields a designated initializer leaves out. */
+#define MMSYNC__DIAG_PUSH                                                   \
+	_Pragma("GCC diagnostic push")                                      \
+	_Pragma("GCC diagnostic ignored \"-Wmissing-field-initializers\"")
+#define MMSYNC__DIAG_POP _Pragma("GCC diagnostic pop")
+#else
+#define MMSYNC__DIAG_PUSH
+#define MMSYNC__DIAG_POP
+#endif
 
 /** How readers fence their pin against the writer's scan. */
 enum mmsync_fence_mode {
@@ -100,6 +125,22 @@ enum mmsync_grace_policy {
 	MMSYNC_GRACE_REFUSE = 1,
 };
 
+/** Where a channel's bytes live (mmsync_writer_opts.backing). */
+enum mmsync_backing {
+	/**
+	 * Files NAME_state, NAME_data_0, NAME_data_1 in a directory: tmpfs
+	 * (/dev/shm) by default, or any directory; in a hugetlbfs mount the
+	 * slots are huge pages. The channel outlives its writer (default).
+	 */
+	MMSYNC_BACKING_FILES = 0,
+	/**
+	 * Anonymous memfds, sealed, handed to readers over a Unix socket:
+	 * "@x" listens on the abstract socket "x", any other name on the
+	 * socket file NAME_sock. The channel dies with its writer.
+	 */
+	MMSYNC_BACKING_MEMFD = 1,
+};
+
 struct mmsync_writer_opts {
 	size_t sz; /* sizeof(struct mmsync_writer_opts) */
 	/* Grace period in ns; 0 = 1 s. */
@@ -113,12 +154,68 @@ struct mmsync_writer_opts {
 	uint32_t fence_mode;
 	/* Reader-table entries, set when the channel is created; 0 = 256. */
 	uint32_t max_readers;
-	/* File modes at creation; 0 = 0640 for data, 0660 for state. */
+	/*
+	 * File modes at creation; 0 = 0640 for data, 0660 for state. Memfd
+	 * backing: the memfds' modes (who may reopen one through /proc;
+	 * exec bits are dropped), and state_mode is the socket file's too.
+	 */
 	uint32_t data_mode;
 	uint32_t state_mode;
 	uint32_t __pad0;
 	/* Initial capacity of each data slot in bytes; slots grow as needed. */
 	uint64_t initial_capacity;
+	/*
+	 * mmsync_publish_fd() tuning; 0 = the defaults measured on the
+	 * reference machine (lib/publish_fd.c says how). fd_depth: reads in
+	 * flight, 1..1024. fd_chunk: bytes per read, a multiple of 4096 in
+	 * 4 KiB..64 MiB. fd_flags: MMSYNC_FD_*.
+	 */
+	uint32_t fd_depth;
+	uint32_t fd_flags;
+	uint64_t fd_chunk;
+	/* enum mmsync_backing; 0 = files in a directory. */
+	uint32_t backing;
+	/* Entries in allow_uids. */
+	uint32_t nr_allow_uids;
+	/*
+	 * Huge page size in bytes; 0 = normal pages. MEMFD: the data slots
+	 * are MFD_HUGETLB memfds of this size (2 MiB, 1 GiB where the CPU
+	 * and kernel have it). FILES: asserts that the directory is a
+	 * hugetlbfs mount of this page size (-EINVAL if not); with 0 a
+	 * hugetlbfs directory is used as it is. Slot sizes are rounded up
+	 * to the page size either way.
+	 */
+	uint64_t huge_page_size;
+	/*
+	 * MEMFD: who may receive the channel, by the credentials the kernel
+	 * gives the socket (SO_PEERCRED, SO_PEERGROUPS): a peer whose uid is
+	 * in allow_uids, or whose gid or a supplementary group is in
+	 * allow_gids. Both empty: the writer's effective uid only (root is
+	 * not implied). The lists are copied. FILES: must be empty (file
+	 * modes decide).
+	 */
+	const uid_t *allow_uids;
+	const gid_t *allow_gids;
+	uint32_t nr_allow_gids;
+	uint32_t __pad1;
+};
+
+/** mmsync_writer_opts.fd_flags: how mmsync_publish_fd() reads. */
+enum {
+	/** Never register the slot mappings as io_uring fixed buffers. */
+	MMSYNC_FD_NO_FIXED = 1u << 0,
+	/**
+	 * Run reads in io_uring's worker threads (IOSQE_ASYNC), so that
+	 * the copy runs on another CPU while this thread hashes.
+	 */
+	MMSYNC_FD_ASYNC = 1u << 1,
+	/** No io_uring: a plain read()/pread() loop, as where it is missing. */
+	MMSYNC_FD_NO_URING = 1u << 2,
+	/**
+	 * Run reads of cached data at submit time, in this thread, then
+	 * hash. Neither this nor MMSYNC_FD_ASYNC: the library picks.
+	 */
+	MMSYNC_FD_INLINE = 1u << 3,
 };
 
 /** Reader flags. */
@@ -135,6 +232,11 @@ struct mmsync_reader_opts {
 	uint32_t __pad0;
 	/* Poll interval of mmsync_wait() in ns; 0 = 1 ms. */
 	int64_t poll_ns;
+	/*
+	 * Memfd channels: how long mmsync_reader_open() waits for the writer
+	 * to serve it (mmsync_writer_serve()); 0 = 10 s, <0 = forever.
+	 */
+	int64_t handoff_timeout_ns;
 };
 
 /** What a publish did. Filled by mmsync_publish() when not NULL. */
@@ -144,7 +246,8 @@ struct mmsync_publish_info {
 	uint64_t waited_ns; /* time spent waiting for readers */
 	uint32_t evicted; /* live readers evicted after the grace period */
 	uint32_t reclaimed; /* dead readers' pins reclaimed */
-	uint64_t __reserved[4];
+	uint64_t size; /* payload bytes published */
+	uint64_t __reserved[3];
 };
 
 /**
@@ -162,15 +265,23 @@ struct mmsync_view {
 /**
  * @brief Open (or create) channel @name for writing.
  * @param name without '/': a channel in $MMSYNC_DIR, else /dev/shm; with
- *        '/': a path prefix, files are "<name>_state" and so on.
+ *        '/': a path prefix, files are "<name>_state" and so on. Memfd
+ *        backing: "@x" (no '/') is the abstract socket "x"; any other
+ *        name the socket file "<name>_sock".
  * @param opts NULL for defaults.
  * @param out the new handle.
  * @return 0; -EBUSY if another writer holds the channel; -EBADMSG if the
  *         files are not a valid channel (they are left untouched); -EINVAL on
- *         bad arguments; other -errno from the file system.
+ *         bad arguments; -ELOOP if a file name is a symlink. Memfd backing:
+ *         -EEXIST if NAME_state exists (it would hide the channel from
+ *         readers) or NAME_sock is not a socket. Huge pages: -EOPNOTSUPP if
+ *         the system has no pages of that size; -ENOBUFS if none are
+ *         reserved (nr_hugepages and nr_overcommit_hugepages are 0); -ENOMEM
+ *         if they ran out. Other -errno from the file system.
  *
- * A writer that reopens a channel continues its generation sequence; readers
- * keep reading the last complete snapshot meanwhile.
+ * A writer that reopens a file-backed channel continues its generation
+ * sequence; readers keep reading the last complete snapshot meanwhile. A
+ * memfd channel is new each time (generations from 1).
  */
 MMSYNC_API int mmsync_writer_open(const char *name,
 				  const struct mmsync_writer_opts *opts,
@@ -187,7 +298,9 @@ MMSYNC_API int mmsync_writer_open(const char *name,
  * @param info may be NULL.
  * @return 0; -ETIMEDOUT under MMSYNC_GRACE_REFUSE when a live reader still
  *         pins the slot (nothing changed); -ENOMEM/-ENOSPC/-EFBIG when the
- *         slot cannot grow (nothing changed); -EINVAL on bad arguments.
+ *         slot cannot grow (nothing changed; -ENOMEM: out of huge pages on
+ *         hugetlb slots, whose space is reserved before it is touched, so
+ *         never SIGBUS); -EINVAL on bad arguments.
  */
 MMSYNC_API int mmsync_publish(struct mmsync_writer *w, const void *buf,
 			      size_t len, struct mmsync_publish_info *info);
@@ -215,18 +328,116 @@ MMSYNC_API int mmsync_commit(struct mmsync_writer *w, size_t len,
 /** Abandon an open reservation; nothing is published. */
 MMSYNC_API void mmsync_abort(struct mmsync_writer *w);
 
+struct iovec;
+
+/**
+ * @brief Publish the bytes of a file, a pipe, a socket or a block device
+ *        as the next generation, read straight into the slot.
+ *
+ * Waits for readers like mmsync_publish(), then fills the slot with
+ * io_uring reads into its mapping (many in flight; the mapping registered
+ * as fixed buffers where the kernel and RLIMIT_MEMLOCK allow), hashes the
+ * bytes as they land and publishes them. Works on every slot backing,
+ * hugetlbfs included: nothing is ever write()n to a data file. Falls back
+ * to a read() loop where io_uring is missing or forbidden.
+ *
+ * Regular files and block devices are read with positional reads from
+ * @offset: the file offset of @fd is neither used nor moved. Pipes,
+ * sockets and character devices are read from where they stand and
+ * consumed; @offset must be 0 and no byte past @len is read. O_DIRECT
+ * descriptors (fcntl(F_GETFL)) are read at aligned offsets into aligned
+ * parts of the slot; an unaligned @offset or @len costs one memmove() of
+ * the payload. Non-blocking descriptors are polled; short reads and EINTR
+ * are retried.
+ *
+ * @param offset where to start in a file or block device; 0 otherwise.
+ * @param len bytes to publish. 0 means "up to end of file": for a pipe or
+ *        a socket, until the writer side closes, growing the slot as the
+ *        bytes come; for a file, until a read returns 0, so that a file
+ *        that grows while it is read is read to its new end (its size
+ *        only sizes the slot). An @offset at or past the end publishes an
+ *        empty snapshot.
+ * @param info may be NULL; info->size says how many bytes were published.
+ * @return 0; -EBADF if @fd is not open for reading; -EISDIR; -ESPIPE if
+ *         @offset is not 0 for a pipe, socket or character device;
+ *         -ENODATA if the source ended before @len bytes (a short file, a
+ *         pipe or socket closed early); -EFBIG, -ENOSPC, -ENOMEM when the
+ *         slot cannot grow; -EINVAL on bad arguments; any -errno a read
+ *         returned. On every error nothing is published: the previous
+ *         snapshot stays current and intact. A stream source may have been
+ *         partly consumed.
+ */
+MMSYNC_API int mmsync_publish_fd(struct mmsync_writer *w, int fd,
+				 off_t offset, size_t len,
+				 struct mmsync_publish_info *info);
+
+/**
+ * @brief Publish the concatenation of @n buffers (gather publish), copied
+ *        and hashed in one pass.
+ * @param iov @n struct iovec; entries with iov_len 0 may have a NULL base.
+ * @param n 0..IOV_MAX (1024); 0 publishes an empty snapshot.
+ * @return 0; -EINVAL if @n is out of range, @iov is NULL with @n > 0, a
+ *         non-empty entry has a NULL base, or the lengths overflow; the
+ *         errors of mmsync_publish().
+ */
+MMSYNC_API int mmsync_publish_iov(struct mmsync_writer *w,
+				  const struct iovec *iov, int n,
+				  struct mmsync_publish_info *info);
+
 /** @return the last generation published on the channel (0: none). */
 MMSYNC_API uint64_t mmsync_writer_gen(const struct mmsync_writer *w);
 
-/** Release the writer lock and free @w. The files stay. NULL is a no-op. */
+/**
+ * @brief Release the writer lock and free @w. NULL is a no-op.
+ *
+ * FILES: the files stay, for the next writer. MEMFD: the socket file is
+ * removed and the channel ends; its readers keep their last snapshot, and
+ * mmsync_wait() tells them -EPIPE.
+ */
 MMSYNC_API void mmsync_writer_close(struct mmsync_writer *w);
 
 /**
+ * @brief The listening socket of a memfd channel, to poll for POLLIN in
+ *        the writer's own event loop; then call mmsync_writer_serve().
+ * @return the descriptor (owned by @w: do not read or close it);
+ *         -EOPNOTSUPP for a file-backed channel (readers open the files
+ *         themselves); -EINVAL if @w is NULL.
+ */
+MMSYNC_API int mmsync_writer_handoff_fd(const struct mmsync_writer *w);
+
+/**
+ * @brief Hand the channel to the readers waiting to open it (memfd
+ *        backing): each allowed peer gets the state memfd (its own
+ *        read-write file description) and the two data memfds (read-only)
+ *        over SCM_RIGHTS; a peer that is not allowed gets -EACCES in its
+ *        mmsync_reader_open().
+ *
+ * Runs in the caller's thread; the library has none. Waits up to
+ * @timeout_ns for a first reader, then serves all those already waiting,
+ * without blocking (at most 256 per call). May run in another thread than
+ * mmsync_publish() on the same handle.
+ *
+ * @param timeout_ns 0: do not wait (after poll() said readable); <0: wait
+ *        forever.
+ * @return the number of readers served (0: none came, or all refused);
+ *         -EOPNOTSUPP for a file-backed channel; -EINVAL; -ENOSYS without
+ *         /proc (needed to reopen memfds); other -errno of the socket.
+ */
+MMSYNC_API int mmsync_writer_serve(struct mmsync_writer *w, int64_t timeout_ns);
+
+/**
  * @brief Open channel @name for reading.
- * @return 0; -ENOENT if the channel was never created; -EBADMSG if the files
- *         are not a valid channel (nothing is written to them); -EUSERS if
- *         the reader table is full; -EACCES and other -errno from the file
- *         system.
+ *
+ * Opens NAME_state if it exists; otherwise fetches a memfd channel from
+ * its writer's socket ("@x": abstract socket "x"; else NAME_sock), which
+ * waits until the writer calls mmsync_writer_serve().
+ *
+ * @return 0; -ENOENT if the channel was never created (or its memfd
+ *         writer is gone); -EBADMSG if the files are not a valid channel
+ *         (nothing is written to them), or the socket handed over
+ *         something that is not one; -EUSERS if the reader table is full;
+ *         -EACCES if the writer refused us; -ETIMEDOUT if it did not serve
+ *         us in time; -ELOOP if a name is a symlink; other -errno.
  *
  * A handle belongs to one thread at a time; a process may open many.
  */
@@ -240,8 +451,11 @@ MMSYNC_API void mmsync_reader_close(struct mmsync_reader *r);
 /**
  * @brief Wait until a generation > @after_gen is published.
  * @param timeout_ns <0: forever; 0: check once.
- * @return 0 once published; -ETIMEDOUT; -EINVAL. Polls with sleeps (no
- *         futex), so an idle waiter costs bounded CPU.
+ * @return 0 once published; -ETIMEDOUT; -EINVAL; -EPIPE on a memfd channel
+ *         whose writer is gone: nothing will be published on it any more
+ *         (its last snapshot stays readable); close the handle and open the
+ *         name again to follow a new writer. Polls with sleeps (no futex),
+ *         so an idle waiter costs bounded CPU.
  */
 MMSYNC_API int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen,
 			   int64_t timeout_ns);
@@ -250,11 +464,87 @@ MMSYNC_API int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen,
 MMSYNC_API uint64_t mmsync_reader_gen(const struct mmsync_reader *r);
 
 /**
- * @brief Remove the files of channel @name. Open handles keep working on
- *        the unlinked files.
+ * @brief Remove the files of channel @name (NAME_state, NAME_data_0,
+ *        NAME_data_1, NAME_sock). Open handles keep working on the
+ *        unlinked files; a memfd channel's writer keeps its readers but
+ *        gets no new ones.
  * @return 0, or -ENOENT if there was no such channel.
  */
 MMSYNC_API int mmsync_unlink(const char *name);
+
+/*
+ * ---- Statistics, without joining the channel ------------------------------
+ *
+ * These read the state file through a read-only mapping: they take no
+ * reader entry, write nothing and need only read access. The numbers are a
+ * racy snapshot (the writer and readers keep going while they are read).
+ */
+
+/** Counters of channel @name. Declare it with MMSYNC_OPTS(mmsync_stats, s). */
+struct mmsync_stats {
+	size_t sz; /* sizeof(struct mmsync_stats), set by the caller */
+	uint64_t chan_id; /* the channel id the USDT probes pass */
+	uint64_t gen; /* current generation (0: nothing published) */
+	uint64_t pub_age_ns; /* since the last publish (0: none) */
+	uint64_t created_ns; /* CLOCK_REALTIME when the channel was created */
+	uint64_t publishes;
+	uint64_t grace_waits; /* publishes that had to wait for a reader */
+	uint64_t evictions; /* live readers evicted after the grace period */
+	uint64_t reclaims; /* dead readers' pins reclaimed */
+	uint64_t refusals; /* publishes refused (MMSYNC_GRACE_REFUSE) */
+	uint64_t waited_ns; /* total time publishes waited for readers */
+	uint64_t writer_opens;
+	uint64_t slot_gen[2]; /* generation in each data slot (0: in flux) */
+	uint64_t slot_size[2]; /* payload bytes in each slot */
+	uint64_t slot_cap[2]; /* bytes each slot's file holds */
+	uint32_t writer_pid; /* last writer's pid, in its namespace (0: none) */
+	uint32_t writer_alive; /* 1 while a writer holds the channel */
+	uint32_t fence_mode; /* enum mmsync_fence_mode */
+	uint32_t max_readers; /* reader-table entries */
+	uint32_t readers; /* live reader handles */
+	uint32_t pinned; /* live readers with an open view */
+	uint32_t dead; /* dead readers whose pin was not reclaimed yet */
+	uint32_t __pad0;
+	uint64_t max_lag; /* most generations an open view is behind */
+};
+
+/**
+ * @brief Read the counters of channel @name into @st.
+ * @param st its sz set by the caller; fields past sz are not written, so
+ *        a program built against an older header keeps working.
+ * @return 0; -ENOENT if there is no such channel; -EBADMSG if the files
+ *         are not a valid channel; -EINVAL on bad arguments; -errno.
+ */
+MMSYNC_API int mmsync_stat(const char *name, struct mmsync_stats *st);
+
+/** One entry of the reader table, as mmsync_foreach_reader() sees it. */
+struct mmsync_reader_info {
+	size_t sz; /* sizeof(struct mmsync_reader_info) in the library */
+	uint32_t index; /* reader-table entry */
+	uint32_t pid; /* the reader's pid, in its own PID namespace */
+	char comm[16]; /* its thread name when it opened the handle */
+	uint64_t pinned_gen; /* generation of its open view (0: none) */
+	uint64_t lag; /* current generation - pinned_gen (0: no view) */
+	uint64_t age_ns; /* since the handle was opened */
+	uint64_t evictions; /* times the writer evicted this entry */
+	uint32_t flags; /* MMSYNC_READ_* it opened with */
+	int32_t alive; /* 1: the process holds the entry; 0: dead; -errno */
+	uint32_t evicted; /* 1: its current pin was evicted or reclaimed */
+	uint32_t __pad0;
+};
+
+/** Called for each used reader entry; return non-zero to stop. */
+typedef int (*mmsync_reader_fn)(const struct mmsync_reader_info *ri,
+				void *arg);
+
+/**
+ * @brief Call @fn for every used entry of channel @name's reader table,
+ *        live or dead, in table order. Liveness is tested with
+ *        F_OFD_GETLK on the entry's lock byte; nothing is locked.
+ * @return the number of entries passed to @fn; the errors of mmsync_stat().
+ */
+MMSYNC_API int mmsync_foreach_reader(const char *name, mmsync_reader_fn fn,
+				     void *arg);
 
 /* Out-of-line versions of the inline fast path, for other languages. */
 MMSYNC_API int mmsync_read_begin_ool(struct mmsync_reader *r,
@@ -279,9 +569,14 @@ struct mmsync__slot {
 
 /* Set in a pin word by the writer when it evicts or reclaims the pin. */
 #define MMSYNC__PIN_EVICTED (1ull << 63)
+/*
+ * Set in rfast.pinned (never in the shared pin word) when read_begin fired
+ * the pin probe, so that read_end leaves the inline path to fire unpin.
+ */
+#define MMSYNC__PIN_TRACED (1ull << 62)
 
 #define MMSYNC__F_XCHG 1u /* pin with xchg */
-#define MMSYNC__F_SLOW 2u /* always take the out-of-line path */
+#define MMSYNC__F_SLOW 2u /* always take the out-of-line path (see ool) */
 
 /* The exposed prefix of struct mmsync_reader. */
 struct mmsync__rfast {
@@ -293,10 +588,32 @@ struct mmsync__rfast {
 	uint32_t flags; /* MMSYNC__F_* */
 	uint32_t __pad;
 	uint64_t pinned; /* pinned generation, 0 when no view is open */
+	/*
+	 * Non-zero: leave the inline path. Points at the USDT semaphores of
+	 * the pin and unpin probes, one 32-bit word that is non-zero while a
+	 * tracer is attached to either (docs/observability.md), or, when
+	 * flags has MMSYNC__F_SLOW, at a word of ones. One test covers both.
+	 * Set by mmsync_reader_open(); never NULL.
+	 */
+	const uint32_t *ool;
 };
 
 MMSYNC_API int mmsync__read_begin_slow(struct mmsync_reader *r,
 				       struct mmsync_view *v);
+MMSYNC_API int mmsync__read_end_slow(struct mmsync_reader *r,
+				     struct mmsync_view *v);
+
+/*
+ * Must read_begin leave the inline path (MMSYNC__F_SLOW, or a tracer on
+ * the pin/unpin probes)? Relaxed: the kernel bumps the semaphores when a
+ * uprobe attaches; a read that misses the change for a moment is just not
+ * traced. Pairs with nothing. -DMMSYNC_NO_PROBES tests only the flag.
+ */
+#ifdef MMSYNC_NO_PROBES
+#define MMSYNC__OOL(f) ((f)->flags & MMSYNC__F_SLOW)
+#else
+#define MMSYNC__OOL(f) __atomic_load_n((f)->ool, __ATOMIC_RELAXED)
+#endif
 
 /* A dummy byte so that an empty view's data is never NULL. */
 MMSYNC_API extern const unsigned char mmsync__empty[1];
@@ -310,7 +627,9 @@ MMSYNC_API extern const unsigned char mmsync__empty[1];
  *
  * No syscall, no lock, no shared counter: a few loads and one store to the
  * handle's own cache line (an xchg in fence mode). It only leaves the inline
- * path the first time it meets a slot (to map it) or when a slot grew.
+ * path the first time it meets a slot (to map it), when a slot grew, and
+ * while a tracer is attached to the pin or unpin probe
+ * (docs/observability.md).
  */
 static inline int mmsync_read_begin(struct mmsync_reader *r,
 				    struct mmsync_view *v)
@@ -323,7 +642,7 @@ static inline int mmsync_read_begin(struct mmsync_reader *r,
 		return -EINVAL;
 	if (__builtin_expect(f->pinned != 0, 0))
 		return -EBUSY;
-	if (__builtin_expect(f->flags & MMSYNC__F_SLOW, 0))
+	if (__builtin_expect(MMSYNC__OOL(f), 0))
 		return mmsync__read_begin_slow(r, v);
 
 	/* Pairs with the writer's release store of the generation. */
@@ -394,15 +713,25 @@ static inline int mmsync_read_end(struct mmsync_reader *r,
 	 * the writer's compare-and-swap that evicts us before it reuses the
 	 * slot. If the load below sees no eviction, our reads came first.
 	 */
+#if defined(__SANITIZE_THREAD__)
+	/* TSan has no fences; a seq_cst load is at least as strong here. */
+	p = __atomic_load_n(f->pin, __ATOMIC_SEQ_CST);
+#else
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	p = __atomic_load_n(f->pin, __ATOMIC_RELAXED);
+#endif
+	/*
+	 * Evicted (MMSYNC__PIN_EVICTED set), overwritten or traced
+	 * (MMSYNC__PIN_TRACED in want): the out-of-line path sorts it out.
+	 */
+	if (__builtin_expect(p != want, 0))
+		return mmsync__read_end_slow(r, v);
 	/* Pairs with the writer's acquire load of the pin in its scan. */
 	__atomic_store_n(f->pin, 0, __ATOMIC_RELEASE);
 	f->pinned = 0;
 	if (v)
 		v->__priv[0] = 0;
-	/* Evicted (MMSYNC__PIN_EVICTED set) or overwritten: never silent. */
-	return __builtin_expect(p == want, 1) ? 0 : -ESTALE;
+	return 0;
 }
 
 #ifdef __cplusplus

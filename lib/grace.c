@@ -12,6 +12,7 @@
 #include <sched.h>
 
 #include "internal.h"
+#include "probes.h"
 
 #define SPIN_NS 20000 /* yield-spin this long before sleeping */
 #define MAX_SLEEP_NS 1000000
@@ -28,7 +29,9 @@ static bool blocks(uint64_t p, uint64_t next)
  * Mark pin @p of entry @e evicted. The CAS pairs with the reader's load of
  * its own pin in mmsync_read_end(): it fails only if the reader moved on,
  * and if it succeeds the reader will see MMSYNC__PIN_EVICTED (-ESTALE).
- * acq_rel keeps the slot writes that follow after it.
+ * The CAS's store is ordered before the slot writes that follow by the
+ * mmsync_smp_wmb() in mmsync_slot_begin() (a CAS's release half only orders
+ * what comes before it): do not move that fence.
  */
 static bool evict(struct mmsync_entry *e, uint64_t p)
 {
@@ -63,17 +66,23 @@ static uint32_t scan(struct mmsync_writer *w, uint64_t next, bool force,
 						   (uint64_t)i *
 							   MMSYNC_ENTRY_SIZE));
 		if (alive == 0) {
-			if (evict(e, p))
+			if (evict(e, p)) {
 				info->reclaimed++;
-			else
+				MMSYNC_PROBE4(reclaim, w->chan_id, p, i,
+					      READ_SHARED(e->pid));
+			} else {
 				busy++; /* it moved: look again */
+			}
 			continue;
 		}
 		if (force) {
-			if (evict(e, p))
+			if (evict(e, p)) {
 				info->evicted++;
-			else
+				MMSYNC_PROBE4(evict, w->chan_id, p, i,
+					      READ_SHARED(e->pid));
+			} else {
 				busy++;
+			}
 			continue;
 		}
 		busy++;
@@ -86,7 +95,7 @@ static int full_fence(struct mmsync_writer *w)
 	if (w->fence_mode == MMSYNC_FENCE_MEMBARRIER)
 		return mmsync_membarrier();
 	/* Pairs with the reader's xchg in read_begin: Dekker, both fenced. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	mmsync_smp_mb();
 	return 0;
 }
 
@@ -97,23 +106,28 @@ int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,
 	uint64_t start = 0, now, deadline = 0;
 	int64_t delay = 1000;
 	int err, forced = 0;
+	uint32_t busy;
 
 	err = full_fence(w);
 	if (err)
 		return err;
 	for (;;) {
-		if (scan(w, next, false, info) == 0)
+		busy = scan(w, next, false, info);
+		if (busy == 0)
 			break;
 		now = mmsync_now_ns();
 		if (!start) {
 			start = now;
 			deadline = now + (uint64_t)w->grace_ns;
+			MMSYNC_PROBE3(grace_begin, w->chan_id, next, busy);
 		}
 		if (now >= deadline) {
 			if (w->policy == MMSYNC_GRACE_REFUSE) {
 				WRITE_SHARED(st->refusals,
 					     READ_SHARED(st->refusals) + 1);
 				info->waited_ns = now - start;
+				MMSYNC_PROBE5(grace_end, w->chan_id, next,
+					      info->waited_ns, busy, -ETIMEDOUT);
 				return -ETIMEDOUT;
 			}
 			/*
@@ -122,7 +136,8 @@ int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,
 			 * rewriting a stale pin only harms itself: give up on
 			 * it after a bounded number of rounds.
 			 */
-			if (scan(w, next, true, info) == 0 || ++forced > 1000)
+			busy = scan(w, next, true, info);
+			if (busy == 0 || ++forced > 1000)
 				break;
 			continue;
 		}
@@ -141,6 +156,8 @@ int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,
 		WRITE_SHARED(st->grace_waits, READ_SHARED(st->grace_waits) + 1);
 		WRITE_SHARED(st->waited_ns,
 			     READ_SHARED(st->waited_ns) + info->waited_ns);
+		MMSYNC_PROBE5(grace_end, w->chan_id, next, info->waited_ns,
+			      busy, 0);
 	}
 	WRITE_SHARED(st->evictions, READ_SHARED(st->evictions) + info->evicted);
 	WRITE_SHARED(st->reclaims, READ_SHARED(st->reclaims) + info->reclaimed);

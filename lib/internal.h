@@ -32,11 +32,38 @@ struct mmsync_writer {
 	uint32_t nr_entries;
 	mode_t data_mode;
 	char *prefix; /* channel path prefix: files are <prefix>_state ... */
+	uint64_t chan_id; /* what the USDT probes call the channel */
 	/* Slot (+1) whose readers were already waited for, 0 if none. */
 	int resv_slot;
 	uint64_t resv_len; /* bytes reserved by mmsync_reserve() */
 	unsigned char *resv_ptr; /* NULL unless a reservation is open */
+	/* backing.h: where the bytes live; the protocol does not look. */
+	const struct mmsync_backing_ops *ops;
+	uint64_t page; /* allocation granule of the data slots */
+	bool hugetlb; /* hugetlb slots: remapped to grow, -ENOMEM when out */
+	struct mmsync_handoff *handoff; /* memfd backing only, else NULL */
+	/* publish_fd.c: io_uring state, created on first use; opts. */
+	struct mmsync_uring *uring;
+	uint32_t fd_depth; /* 0: default */
+	uint32_t fd_flags; /* MMSYNC_FD_* */
+	uint64_t fd_chunk; /* 0: default */
 };
+
+/* Limits of the publish_fd options (checked by mmsync_writer_open). */
+#define MMSYNC_FD_MAX_DEPTH 1024u
+#define MMSYNC_FD_MAX_CHUNK (64u << 20)
+#define MMSYNC_FD_FLAGS                                                  \
+	(MMSYNC_FD_NO_FIXED | MMSYNC_FD_ASYNC | MMSYNC_FD_NO_URING |     \
+	 MMSYNC_FD_INLINE)
+
+/*
+ * Field @f of options @o, or 0 when the caller's struct (o->sz) is too
+ * old to have it: such a caller never meant to set it.
+ */
+#define MMSYNC_OPT(o, f)                                                   \
+	((o) && (o)->sz >= offsetof(__typeof__(*(o)), f) + sizeof((o)->f) \
+		 ? (o)->f                                                   \
+		 : 0)
 
 struct mmsync_reader {
 	struct mmsync__rfast f; /* must stay first: the inline fast path */
@@ -49,6 +76,8 @@ struct mmsync_reader {
 	uint32_t uflags; /* MMSYNC_READ_* */
 	int64_t poll_ns;
 	char *prefix;
+	uint64_t chan_id; /* what the USDT probes call the channel */
+	bool handoff; /* memfd channel: it ends with its writer */
 };
 
 /* util.c */
@@ -61,6 +90,9 @@ MMSYNC_HIDDEN bool mmsync_opts_valid(const void *opts, size_t known);
 MMSYNC_HIDDEN int mmsync_lock_byte(int fd, off_t off);
 MMSYNC_HIDDEN int mmsync_byte_locked(int fd, off_t off);
 MMSYNC_HIDDEN uint64_t mmsync_hash(const void *buf, size_t len);
+
+/* publish_fd.c */
+MMSYNC_HIDDEN void mmsync_uring_free(struct mmsync_writer *w);
 
 /* state.c */
 MMSYNC_HIDDEN int mmsync_state_check(const struct mmsync_hdr *h,
@@ -83,9 +115,33 @@ MMSYNC_HIDDEN void mmsync_slot_commit(struct mmsync_writer *w, uint64_t len,
 				      uint64_t sum,
 				      struct mmsync_publish_info *info);
 
+/* stat.c */
+MMSYNC_HIDDEN uint64_t mmsync_chan_id(int state_fd);
+
 /* grace.c */
 MMSYNC_HIDDEN int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,
 				   struct mmsync_publish_info *info);
+
+/*
+ * Full and release fences. GCC's TSan does not support atomic_thread_fence;
+ * under it a seq_cst read-modify-write of a private word stands in (TSan
+ * checks happens-before, which the fences do not provide anyway).
+ */
+#if defined(__SANITIZE_THREAD__)
+static inline void mmsync_fence_tsan(void)
+{
+	static uint64_t word;
+
+	__atomic_fetch_add(&word, 0, __ATOMIC_SEQ_CST);
+}
+#define mmsync_smp_mb() mmsync_fence_tsan()
+#define mmsync_smp_wmb() mmsync_fence_tsan()
+#define mmsync_smp_rmb() mmsync_fence_tsan()
+#else
+#define mmsync_smp_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define mmsync_smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#define mmsync_smp_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#endif
 
 /* Load a shared word that anyone with the file may have scribbled on. */
 #define READ_SHARED(p) __atomic_load_n(&(p), __ATOMIC_RELAXED)

@@ -10,6 +10,8 @@
 #include <xxhash.h>
 
 #include "internal.h"
+#include "backing.h"
+#include "probes.h"
 
 #define PAGE 4096ull
 /* Copy and hash in chunks that stay in L2, so the hash reads warm data. */
@@ -29,7 +31,7 @@ static uint64_t round_up(uint64_t v, uint64_t a)
 int mmsync_slot_reserve(struct mmsync_writer *w, int i, uint64_t len)
 {
 	uint64_t old = w->map_len[i], cap;
-	void *p;
+	int err;
 
 	if (len <= old)
 		return 0;
@@ -38,24 +40,15 @@ int mmsync_slot_reserve(struct mmsync_writer *w, int i, uint64_t len)
 	cap = old * 2 < old + (1ull << 30) ? old * 2 : old + (1ull << 30);
 	if (cap < len)
 		cap = len;
-	cap = round_up(cap, PAGE);
+	/* In whole pages of the slot's file system: huge ones on hugetlbfs. */
+	cap = round_up(cap, w->page);
 	if (cap > MMSYNC_MAX_CAP)
-		cap = round_up(len, PAGE);
-	if (fallocate(w->data_fd[i], 0, 0, (off_t)cap) < 0) {
-		if (errno != EOPNOTSUPP)
-			return -errno;
-		if (ftruncate(w->data_fd[i], (off_t)cap) < 0)
-			return -errno;
-	}
-	if (w->map[i])
-		p = mremap(w->map[i], old, cap, MREMAP_MAYMOVE);
-	else
-		p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 w->data_fd[i], 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	w->map[i] = p;
-	w->map_len[i] = cap;
+		cap = round_up(len, w->page);
+	/* Allocates the space (-ENOSPC, or -ENOMEM out of huge pages). */
+	err = mmsync_slot_grow(w, i, cap);
+	if (err)
+		return err;
+	MMSYNC_PROBE4(remap, w->chan_id, i, old, cap);
 	/* Read by readers' slow path only; the file already has the bytes. */
 	WRITE_SHARED(w->hdr->slot[i].cap, cap);
 	return 0;
@@ -91,6 +84,7 @@ int mmsync_slot_begin(struct mmsync_writer *w, uint64_t len,
 	int i = (int)(next & 1), err;
 
 	memset(info, 0, sizeof(*info));
+	MMSYNC_PROBE4(publish_begin, w->chan_id, next, len, w->prefix);
 	if (len > MMSYNC_MAX_CAP)
 		return -EFBIG;
 	if (w->resv_slot != i + 1) {
@@ -110,7 +104,7 @@ int mmsync_slot_begin(struct mmsync_writer *w, uint64_t len,
 	 * next - 2.
 	 */
 	__atomic_store_n(&w->hdr->slot[i].gen, 0, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	mmsync_smp_wmb();
 	*out = len ? w->map[i] : (unsigned char *)mmsync__empty;
 	return 0;
 }
@@ -136,6 +130,8 @@ void mmsync_slot_commit(struct mmsync_writer *w, uint64_t len, uint64_t sum,
 		     READ_SHARED(w->hdr->stats.publishes) + 1);
 	info->gen = next;
 	info->checksum = sum;
+	info->size = len;
+	MMSYNC_PROBE4(publish_end, w->chan_id, next, len, sum);
 }
 
 int mmsync_publish(struct mmsync_writer *w, const void *buf, size_t len,

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "backing.h"
+#include "probes.h"
 
 static off_t entry_off(uint32_t i)
 {
@@ -66,7 +68,6 @@ int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
 		       struct mmsync_reader **out)
 {
 	struct mmsync_reader *r;
-	char *path;
 	int err, i;
 
 	if (!out)
@@ -84,14 +85,13 @@ int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
 	err = mmsync_prefix(name, &r->prefix);
 	if (err)
 		goto fail;
-	path = mmsync_file(r->prefix, "state");
-	if (!path) {
-		err = -ENOMEM;
-		goto fail;
+	/* NAME_state, or else a memfd channel's socket: the same protocol. */
+	err = mmsync_file_reader_open(r);
+	if (err == -ENOENT) {
+		err = mmsync_handoff_reader_open(
+			r, name, MMSYNC_OPT(o, handoff_timeout_ns));
+		r->handoff = err == 0;
 	}
-	r->state_fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	err = r->state_fd < 0 ? -errno : 0;
-	free(path);
 	if (err)
 		goto fail;
 	err = mmsync_map_state(r->state_fd, &r->hdr, &r->state_len);
@@ -110,6 +110,10 @@ int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
 	r->f.gen = &r->hdr->gen;
 	r->f.pin = &r->ent->pin;
 	r->f.slot = r->hdr->slot;
+	/* The inline path tests one word: see mmsync__rfast.ool. */
+	r->f.ool = (r->f.flags & MMSYNC__F_SLOW) ? &mmsync_ool_always
+						 : &mmsync_pin_probes;
+	r->chan_id = mmsync_chan_id(r->state_fd);
 	/*
 	 * Map the slots that exist now, so that reads make no syscall from
 	 * here on (until a slot grows). Best effort: read_begin's slow path
@@ -135,6 +139,10 @@ void mmsync_reader_close(struct mmsync_reader *r)
 		/* Pairs with the writer's acquire load of the pin. */
 		__atomic_store_n(&r->ent->pin, 0, __ATOMIC_RELEASE);
 		WRITE_SHARED(r->ent->pid, 0);
+		/* A traced view closed by close: the tracer sees it end. */
+		if (r->f.pinned & MMSYNC__PIN_TRACED)
+			MMSYNC_PROBE4(unpin, r->chan_id,
+				      r->f.pinned & ~MMSYNC__PIN_TRACED, r->idx, 0);
 	}
 	for (i = 0; i < 2; i++) {
 		if (r->f.base[i])
@@ -156,9 +164,10 @@ void mmsync_reader_close(struct mmsync_reader *r)
  */
 static int map_slot(struct mmsync_reader *r, int i, uint64_t need)
 {
-	uint64_t cap = READ_SHARED(r->hdr->slot[i].cap);
-	char suffix[8], *path;
+	uint64_t cap = READ_SHARED(r->hdr->slot[i].cap), len;
+	char suffix[24], *path;
 	struct stat st;
+	bool huge;
 	void *p;
 
 	if (cap < need || cap > MMSYNC_MAX_CAP)
@@ -177,15 +186,23 @@ static int map_slot(struct mmsync_reader *r, int i, uint64_t need)
 	}
 	if (fstat(r->data_fd[i], &st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < cap)
+	/*
+	 * On hugetlbfs, map whole huge pages, all of which the file must
+	 * hold: the kernel rounds the mapping up anyway, and munmap() of a
+	 * part of a huge page fails.
+	 */
+	len = mmsync_fd_granule(r->data_fd[i], &huge);
+	len = huge ? mmsync_round_up(cap, len) : cap;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < len)
 		return -EBADMSG;
-	p = mmap(NULL, cap, PROT_READ, MAP_SHARED, r->data_fd[i], 0);
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, r->data_fd[i], 0);
 	if (p == MAP_FAILED)
 		return -errno;
+	MMSYNC_PROBE4(remap, r->chan_id, i, r->f.len[i], len);
 	if (r->f.base[i])
 		munmap((void *)r->f.base[i], r->f.len[i]);
 	r->f.base[i] = p;
-	r->f.len[i] = cap;
+	r->f.len[i] = len;
 	return 0;
 }
 
@@ -203,7 +220,7 @@ static void unpin(struct mmsync_reader *r)
 int mmsync__read_begin_slow(struct mmsync_reader *r, struct mmsync_view *v)
 {
 	const struct mmsync__slot *s;
-	uint64_t g, size, sum;
+	uint64_t g, size, sum, hash;
 	int tries, err, i;
 
 	if (!r || !v)
@@ -245,14 +262,15 @@ int mmsync__read_begin_slow(struct mmsync_reader *r, struct mmsync_view *v)
 		}
 		sum = __atomic_load_n(&s->checksum, __ATOMIC_RELAXED);
 		if ((r->uflags & MMSYNC_READ_VERIFY) &&
-		    mmsync_hash(size ? r->f.base[i] : mmsync__empty, size) !=
-			    sum) {
+		    (hash = mmsync_hash(size ? r->f.base[i] : mmsync__empty,
+					size)) != sum) {
 			/* Evicted while hashing? Then just try again. */
 			bool evicted = __atomic_load_n(r->f.pin,
 						       __ATOMIC_ACQUIRE) != g;
 			unpin(r);
 			if (evicted)
 				continue;
+			MMSYNC_PROBE4(csum_mismatch, r->chan_id, g, sum, hash);
 			return -EIO;
 		}
 		v->data = size ? (const void *)r->f.base[i] : mmsync__empty;
@@ -262,9 +280,44 @@ int mmsync__read_begin_slow(struct mmsync_reader *r, struct mmsync_view *v)
 		v->__priv[0] = g;
 		v->__priv[1] = 0;
 		r->f.pinned = g;
+		/*
+		 * A tracer is attached: fire pin, and mark the view so that
+		 * the inline read_end comes here too, to fire unpin.
+		 */
+		if (MMSYNC_PIN_TRACED()) {
+			MMSYNC_PROBE4(pin, r->chan_id, g, r->idx, r->prefix);
+			r->f.pinned = g | MMSYNC__PIN_TRACED;
+		}
 		return 0;
 	}
 	return -EBADMSG;
+}
+
+/*
+ * read_end when the inline path saw something unusual: an evicted or
+ * overwritten pin (-ESTALE), or a view whose pin was traced.
+ */
+int mmsync__read_end_slow(struct mmsync_reader *r, struct mmsync_view *v)
+{
+	uint64_t p, want, g;
+	int ret;
+
+	if (!r || !r->f.pinned)
+		return -EINVAL;
+	want = r->f.pinned;
+	g = want & ~MMSYNC__PIN_TRACED;
+	/* As in mmsync_read_end(): pairs with the writer's evicting CAS. */
+	mmsync_smp_rmb();
+	p = __atomic_load_n(r->f.pin, __ATOMIC_RELAXED);
+	ret = p == g ? 0 : -ESTALE;
+	/* Pairs with the writer's acquire load of the pin in its scan. */
+	__atomic_store_n(r->f.pin, 0, __ATOMIC_RELEASE);
+	r->f.pinned = 0;
+	if (v)
+		v->__priv[0] = 0;
+	if (want & MMSYNC__PIN_TRACED)
+		MMSYNC_PROBE4(unpin, r->chan_id, g, r->idx, ret);
+	return ret;
 }
 
 int mmsync_read_begin_ool(struct mmsync_reader *r, struct mmsync_view *v)
@@ -296,6 +349,10 @@ int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen,
 	for (;;) {
 		if (mmsync_reader_gen(r) > after_gen)
 			return 0;
+		/* A memfd channel ends with its writer: say so, once it did. */
+		if (r->handoff &&
+		    mmsync_byte_locked(r->state_fd, MMSYNC_WRITER_LOCK_OFF) == 0)
+			return -EPIPE;
 		if (timeout_ns == 0)
 			return -ETIMEDOUT;
 		now = mmsync_now_ns();

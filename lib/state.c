@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "internal.h"
+#include "backing.h"
 
 /*
  * Everything a reader or writer relies on before it trusts the mapping.
@@ -43,13 +44,30 @@ int mmsync_state_check(const struct mmsync_hdr *h, uint64_t file_size)
 }
 
 /*
+ * The size the state in a file of @file_size bytes may claim. A file on
+ * hugetlbfs holds whole huge pages: it is the state rounded up to them.
+ */
+static uint64_t state_size(const struct mmsync_hdr *h, uint64_t file_size,
+			   uint64_t page, bool huge)
+{
+	uint64_t claimed = READ_SHARED(h->file_size);
+
+	if (huge && claimed <= file_size &&
+	    mmsync_round_up(claimed, page) == file_size)
+		return claimed;
+	return file_size;
+}
+
+/*
  * Map the header page first, check it, then map the whole file. A file
  * shorter than it claims is rejected before any access past its end, so a
  * bad file can never raise SIGBUS.
  */
 int mmsync_map_state(int fd, struct mmsync_hdr **out, size_t *len)
 {
+	uint64_t page;
 	struct stat st;
+	bool huge;
 	void *p;
 	int err;
 
@@ -59,11 +77,18 @@ int mmsync_map_state(int fd, struct mmsync_hdr **out, size_t *len)
 		return -EBADMSG;
 	if ((uint64_t)st.st_size < MMSYNC_HDR_SIZE)
 		return -EBADMSG;
-	p = mmap(NULL, MMSYNC_HDR_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	/* On hugetlbfs, whole huge pages or munmap() fails. */
+	page = mmsync_fd_granule(fd, &huge);
+	if (!huge)
+		page = MMSYNC_HDR_SIZE;
+	else if ((uint64_t)st.st_size % page)
+		return -EBADMSG;
+	p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	err = mmsync_state_check(p, (uint64_t)st.st_size);
-	munmap(p, MMSYNC_HDR_SIZE);
+	err = mmsync_state_check(p, state_size(p, (uint64_t)st.st_size, page,
+					       huge));
+	munmap(p, page);
 	if (err)
 		return err;
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -71,7 +96,8 @@ int mmsync_map_state(int fd, struct mmsync_hdr **out, size_t *len)
 	if (p == MAP_FAILED)
 		return -errno;
 	/* Re-check: the file could have been swapped between the two maps. */
-	err = mmsync_state_check(p, (uint64_t)st.st_size);
+	err = mmsync_state_check(p, state_size(p, (uint64_t)st.st_size, page,
+					       huge));
 	if (err) {
 		munmap(p, (size_t)st.st_size);
 		return err;

@@ -11,165 +11,25 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-struct create_args {
-	uint32_t nr_entries;
-	uint32_t fence_mode;
-	mode_t state_mode;
-};
-
-static void init_hdr(struct mmsync_hdr *h, const struct create_args *a)
-{
-	h->format = MMSYNC_FORMAT;
-	h->hdr_size = MMSYNC_HDR_SIZE;
-	h->entry_size = MMSYNC_ENTRY_SIZE;
-	h->nr_entries = a->nr_entries;
-	h->table_off = MMSYNC_HDR_SIZE;
-	h->file_size = mmsync_state_size(a->nr_entries);
-	h->fence_mode = a->fence_mode;
-	h->created_ns = mmsync_realtime_ns();
-	/* Nobody can see the file yet; the release is for good measure. */
-	__atomic_store_n(&h->magic, MMSYNC_MAGIC, __ATOMIC_RELEASE);
-}
+#include "backing.h"
 
 /*
- * An unnamed file in @dir that we can link into place once it is complete,
- * so that nobody ever sees a half-initialised state file. Falls back to a
- * uniquely named temporary file where O_TMPFILE is not supported.
+ * Open (creating if @fresh or missing) data slot @i of the channel, and
+ * map what it holds.
  */
-static int open_unnamed(const char *path, mode_t mode, char **tmp)
-{
-	static unsigned int seq;
-	char *dir, *slash;
-	int fd;
-
-	*tmp = NULL;
-	dir = strdup(path);
-	if (!dir)
-		return -ENOMEM;
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
-	free(dir);
-	if (fd >= 0)
-		return fd;
-	if (asprintf(tmp, "%s.tmp.%d.%u", path, getpid(),
-		     __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED)) < 0) {
-		*tmp = NULL;
-		return -ENOMEM;
-	}
-	fd = open(*tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  mode);
-	if (fd < 0) {
-		fd = -errno;
-		free(*tmp);
-		*tmp = NULL;
-	}
-	return fd;
-}
-
-static int link_into_place(int fd, const char *tmp, const char *path)
-{
-	char proc[64];
-	int err = 0;
-
-	if (tmp) {
-		if (link(tmp, path) < 0)
-			err = -errno;
-		unlink(tmp);
-		return err;
-	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0)
-		return -errno;
-	return 0;
-}
-
-/*
- * Create a complete state file and link it to @path, holding the writer
- * lock from before it has a name. -EEXIST: somebody else was faster.
- */
-static int create_state(const char *path, const struct create_args *a,
-			int *out_fd)
-{
-	uint64_t size = mmsync_state_size(a->nr_entries);
-	struct mmsync_hdr *h;
-	char *tmp;
-	int fd, err;
-
-	fd = open_unnamed(path, a->state_mode, &tmp);
-	if (fd < 0)
-		return fd;
-	if (fchmod(fd, a->state_mode) < 0 || ftruncate(fd, (off_t)size) < 0) {
-		err = -errno;
-		goto fail;
-	}
-	h = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED) {
-		err = -errno;
-		goto fail;
-	}
-	init_hdr(h, a);
-	munmap(h, size);
-	err = mmsync_lock_byte(fd, MMSYNC_WRITER_LOCK_OFF);
-	if (err)
-		goto fail;
-	err = link_into_place(fd, tmp, path);
-	if (err)
-		goto fail_nounlink;
-	free(tmp);
-	*out_fd = fd;
-	return 0;
-fail:
-	if (tmp)
-		unlink(tmp);
-fail_nounlink:
-	free(tmp);
-	close(fd);
-	return err;
-}
-
-/* Open (creating if @fresh or missing) data file @i of the channel. */
 static int open_data(struct mmsync_writer *w, int i, bool fresh)
 {
-	char suffix[8];
 	struct stat st;
-	char *path;
-	int fd, err = 0;
+	int fd, err;
 
-	snprintf(suffix, sizeof(suffix), "data_%d", i);
-	path = mmsync_file(w->prefix, suffix);
-	if (!path)
-		return -ENOMEM;
-	if (fresh)
-		unlink(path); /* leftovers of a channel whose state is gone */
-	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		fd = open(path,
-			  O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			  w->data_mode);
-		if (fd >= 0 && fchmod(fd, w->data_mode) < 0)
-			err = -errno;
-	}
-	free(path);
-	if (fd < 0)
-		return -errno;
-	if (!err && fstat(fd, &st) < 0)
-		err = -errno;
-	if (!err && !S_ISREG(st.st_mode))
-		err = -EBADMSG;
-	if (!err && (uint64_t)st.st_size > MMSYNC_MAX_CAP)
-		err = -EBADMSG;
-	if (err) {
-		close(fd);
+	err = w->ops->data_open(w, i, fresh);
+	if (err)
 		return err;
-	}
-	w->data_fd[i] = fd;
+	fd = w->data_fd[i];
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > MMSYNC_MAX_CAP)
+		return -EBADMSG;
 	/* The file size is the truth; keep cap <= size for the readers. */
 	WRITE_SHARED(w->hdr->slot[i].cap, (uint64_t)st.st_size);
 	if (st.st_size > 0) {
@@ -196,6 +56,23 @@ static int check_opts(const struct mmsync_writer_opts *o)
 	    (o->data_mode & ~07777u) || (o->state_mode & ~07777u) ||
 	    o->initial_capacity > MMSYNC_MAX_CAP)
 		return -EINVAL;
+	if (MMSYNC_OPT(o, fd_depth) > MMSYNC_FD_MAX_DEPTH ||
+	    (MMSYNC_OPT(o, fd_flags) & ~MMSYNC_FD_FLAGS) ||
+	    (MMSYNC_OPT(o, fd_flags) & MMSYNC_FD_ASYNC &&
+	     MMSYNC_OPT(o, fd_flags) & MMSYNC_FD_INLINE) ||
+	    MMSYNC_OPT(o, fd_chunk) > MMSYNC_FD_MAX_CHUNK ||
+	    MMSYNC_OPT(o, fd_chunk) % 4096)
+		return -EINVAL;
+	if (!mmsync_backing_pick(o) ||
+	    MMSYNC_OPT(o, nr_allow_uids) > MMSYNC_MAX_ALLOW ||
+	    MMSYNC_OPT(o, nr_allow_gids) > MMSYNC_MAX_ALLOW ||
+	    (MMSYNC_OPT(o, nr_allow_uids) && !MMSYNC_OPT(o, allow_uids)) ||
+	    (MMSYNC_OPT(o, nr_allow_gids) && !MMSYNC_OPT(o, allow_gids)))
+		return -EINVAL;
+	/* Files: the file modes say who reads; nobody hands anything out. */
+	if (MMSYNC_OPT(o, backing) == MMSYNC_BACKING_FILES &&
+	    (MMSYNC_OPT(o, nr_allow_uids) || MMSYNC_OPT(o, nr_allow_gids)))
+		return -EINVAL;
 	return 0;
 }
 
@@ -213,64 +90,34 @@ static uint32_t pick_fence(uint32_t asked)
 #endif
 }
 
-static int open_state(struct mmsync_writer *w,
+static int open_state(struct mmsync_writer *w, const char *name,
 		      const struct mmsync_writer_opts *o, bool *fresh)
 {
-	struct create_args a = {
+	struct mmsync_create a = {
 		.nr_entries = o && o->max_readers ? o->max_readers
 						  : MMSYNC_DEFAULT_ENTRIES,
 		.fence_mode = pick_fence(o ? o->fence_mode : 0),
 		.state_mode = o && o->state_mode ? o->state_mode
 						 : MMSYNC_DEFAULT_STATE_MODE,
 	};
-	char *path = mmsync_file(w->prefix, "state");
-	int fd, err, tries;
+	int err;
 
-	if (!path)
-		return -ENOMEM;
 	if (a.fence_mode == MMSYNC_FENCE_MEMBARRIER &&
-	    !mmsync_membarrier_available()) {
-		free(path);
+	    !mmsync_membarrier_available())
 		return -EOPNOTSUPP;
-	}
+	/* Takes the writer lock (-EBUSY) and creates what is missing. */
 	*fresh = false;
-	for (tries = 0; tries < 8; tries++) {
-		fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0)
-			break;
-		if (errno != ENOENT) {
-			err = -errno;
-			goto out;
-		}
-		err = create_state(path, &a, &fd);
-		if (err == 0) {
-			*fresh = true;
-			break;
-		}
-		if (err != -EEXIST)
-			goto out;
-	}
-	if (fd < 0) {
-		err = -EAGAIN;
-		goto out;
-	}
-	w->state_fd = fd;
-	if (!*fresh) {
-		err = mmsync_lock_byte(fd, MMSYNC_WRITER_LOCK_OFF);
-		if (err) {
-			err = err == -EAGAIN ? -EBUSY : err;
-			goto out;
-		}
-	}
-	err = mmsync_map_state(fd, &w->hdr, &w->state_len);
+	err = w->ops->writer_open(w, name, o, &a, fresh);
 	if (err)
-		goto out;
+		return err;
+	w->chan_id = mmsync_chan_id(w->state_fd);
+	err = mmsync_map_state(w->state_fd, &w->hdr, &w->state_len);
+	if (err)
+		return err;
 	w->fence_mode = READ_SHARED(w->hdr->fence_mode);
 	w->nr_entries = READ_SHARED(w->hdr->nr_entries);
 	if (o && o->fence_mode && pick_fence(o->fence_mode) != w->fence_mode)
 		err = -EINVAL;
-out:
-	free(path);
 	return err;
 }
 
@@ -295,10 +142,14 @@ int mmsync_writer_open(const char *name, const struct mmsync_writer_opts *o,
 	w->policy = o ? o->grace_policy : MMSYNC_GRACE_EVICT;
 	w->data_mode = o && o->data_mode ? o->data_mode
 					 : MMSYNC_DEFAULT_DATA_MODE;
+	w->fd_depth = MMSYNC_OPT(o, fd_depth);
+	w->fd_flags = MMSYNC_OPT(o, fd_flags);
+	w->fd_chunk = MMSYNC_OPT(o, fd_chunk);
+	w->ops = mmsync_backing_pick(o);
 	err = mmsync_prefix(name, &w->prefix);
 	if (err)
 		goto fail;
-	err = open_state(w, o, &fresh);
+	err = open_state(w, name, o, &fresh);
 	if (err)
 		goto fail;
 	for (i = 0; i < 2; i++) {
@@ -306,6 +157,8 @@ int mmsync_writer_open(const char *name, const struct mmsync_writer_opts *o,
 		if (err)
 			goto fail;
 	}
+	/* Slots are sized in what their file system allocates. */
+	w->page = mmsync_fd_granule(w->data_fd[0], &w->hugetlb);
 	w->gen = __atomic_load_n(&w->hdr->gen, __ATOMIC_ACQUIRE);
 	if (w->gen >= MMSYNC_MAX_GEN) {
 		err = -EBADMSG;
@@ -338,6 +191,11 @@ void mmsync_writer_close(struct mmsync_writer *w)
 
 	if (!w)
 		return;
+	/* Before the unmaps: the ring pins the slots' pages. */
+	mmsync_uring_free(w);
+	/* Stop handing the channel out before it ends. */
+	if (w->ops)
+		w->ops->writer_close(w);
 	for (i = 0; i < 2; i++) {
 		if (w->map[i])
 			munmap(w->map[i], w->map_len[i]);
@@ -356,14 +214,15 @@ void mmsync_writer_close(struct mmsync_writer *w)
 
 int mmsync_unlink(const char *name)
 {
-	static const char *const suffix[] = { "state", "data_0", "data_1" };
+	static const char *const suffix[] = { "state", "data_0", "data_1",
+					      "sock" };
 	char *prefix, *path;
 	int err, i, found = 0;
 
 	err = mmsync_prefix(name, &prefix);
 	if (err)
 		return err;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		path = mmsync_file(prefix, suffix[i]);
 		if (!path) {
 			free(prefix);

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+/*
+ * proto_floor.c - the floor of a per-reader pin, for reference in the read
+ * cost table: DESIGN.md's membarrier-mode reader with nothing else. Load
+ * the generation, store it in the reader's own cache line, compiler
+ * barrier, load the generation again; unpin with a release store of 0. No
+ * view to fill, no checks, no writer side: not a usable protocol, only
+ * the number the library's inline path is measured against.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "proto.h"
+
+struct floor_shm {
+	uint64_t gen __attribute__((aligned(64)));
+	uint64_t pin __attribute__((aligned(64)));
+	uint64_t data[8] __attribute__((aligned(64)));
+};
+
+struct floor_rd {
+	struct floor_shm *s;
+};
+
+static int floor_setup(struct proto_env *e)
+{
+	struct floor_shm *s;
+
+	e->shm_len = sizeof(*s);
+	e->shm = bench_shm(e->shm_len);
+	if (!e->shm)
+		return -ENOMEM;
+	s = e->shm;
+	proto_fill(s->data, 8, 1);
+	/* Pairs with the reader's acquire load of gen. */
+	__atomic_store_n(&s->gen, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void floor_teardown(struct proto_env *e)
+{
+	bench_shm_free(e->shm, e->shm_len);
+	e->shm = NULL;
+}
+
+static int floor_reader_open(struct proto_env *e, void **out)
+{
+	struct floor_rd *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->s = e->shm;
+	*out = r;
+	return 0;
+}
+
+static void floor_reader_close(void *arg)
+{
+	free(arg);
+}
+
+#define RD_T struct floor_rd
+#define RD_GEN_MASK 0ull
+
+static inline int rd_begin(struct floor_rd *r, const void **p, uint64_t *gen)
+{
+	/* Pairs with the release store of gen in floor_setup(). */
+	uint64_t g = __atomic_load_n(&r->s->gen, __ATOMIC_ACQUIRE), g2;
+
+	for (;;) {
+		/* A writer would pair its membarrier() + scan with these. */
+		__atomic_store_n(&r->s->pin, g, __ATOMIC_RELAXED);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		g2 = __atomic_load_n(&r->s->gen, __ATOMIC_SEQ_CST);
+		if (g2 == g)
+			break;
+		g = g2;
+	}
+	*p = r->s->data;
+	*gen = 0;
+	return 0;
+}
+
+static inline int rd_end(struct floor_rd *r)
+{
+	/* A writer's scan would pair its acquire load with this. */
+	__atomic_store_n(&r->s->pin, 0, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static inline size_t rd_words(struct floor_rd *r)
+{
+	return 8;
+}
+
+#include "read_loops.h"
+
+const struct proto_ops proto_floor = {
+	.name = "pin-floor",
+	.label = "floor: bare pin/unpin (no protocol)",
+	.setup = floor_setup,
+	.teardown = floor_teardown,
+	.reader_open = floor_reader_open,
+	.reader_close = floor_reader_close,
+	.touch_loop = rd_touch_loop,
+	.check_loop = rd_check_loop, /* unused: in-process reference */
+	.in_process_only = 1,
+};

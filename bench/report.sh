@@ -1,0 +1,244 @@
+#!/bin/sh
+# report.sh - turn a results directory into the markdown summary: the
+# headline table (targets of issue 6, met or missed, with the numbers),
+# then one table per benchmark. Everything is computed from the CSVs of
+# that one run.
+#
+#   bench/report.sh DIR > summary.md
+set -eu
+dir=$1
+
+# val FILE KEYCOL KEY VALCOL [KEYCOL2 KEY2]: the value in the first row
+# whose columns match; empty if none.
+val() {
+	awk -F, -v kc="$2" -v k="$3" -v vc="$4" -v kc2="${5:-0}" -v k2="${6:-}" \
+		'NR > 1 && $kc == k && (kc2 == 0 || $kc2 == k2) { print $vc; exit }' \
+		"$1"
+}
+div() {
+	awk -v a="$1" -v b="$2" \
+		'BEGIN { if (a != "" && b != "" && b != 0) printf "%.3f", a / b }'
+}
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 <= b + 0) }'; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 >= b + 0) }'; }
+verdict() { if "$@"; then echo met; else echo "**missed**"; fi; }
+f1() { awk -v a="$1" 'BEGIN { if (a != "") printf "%.1f", a; else printf "n/a" }'; }
+f2() { awk -v a="$1" 'BEGIN { if (a != "") printf "%.2f", a; else printf "n/a" }'; }
+
+rc="$dir/read_cost.csv" ct="$dir/contend.csv" sc="$dir/scaling.csv"
+ps="$dir/publish_size.csv" hp="$dir/hugepage.csv" nt="$dir/notify.csv"
+
+echo "# libmmsync benchmarks"
+echo
+sed -e 's/^/    /' "$dir/machine.txt"
+echo
+echo "Every number is a median over repeated runs, and every ratio divides"
+echo "two numbers measured in the same run (the cases interleaved), because"
+echo "this is a shared 2-vCPU VM with other work running. Reproduce with"
+echo "\`make bench\` (as root, for the hugepage part); plots are in"
+echo "\`bench/results/*.png\`."
+echo
+
+# ---- headline --------------------------------------------------------------
+mm=$(val "$rc" 1 mmsync-membarrier 3)
+mx=$(val "$rc" 1 mmsync-xchg 3)
+ctr=$(val "$rc" 1 counter 3)
+floor=$(val "$rc" 1 pin-floor 3)
+r_mm=$(div "$mm" "$ctr")
+r_mx=$(div "$mx" "$ctr")
+c_mm=$(val "$ct" 1 mmsync-membarrier 5)
+c_mx=$(val "$ct" 1 mmsync-xchg 5)
+c_ctr=$(val "$ct" 1 counter 5)
+maxr=$(awk -F, 'NR > 1 && $3 > m { m = $3 } END { print m + 0 }' "$sc")
+s_mm=$(val "$sc" 1 mmsync-membarrier 4 3 "$maxr")
+s_mx=$(val "$sc" 1 mmsync-xchg 4 3 "$maxr")
+s_ctr=$(val "$sc" 1 counter 4 3 "$maxr")
+s_mmns=$(div 1000000000 "$s_mm")
+s_mxns=$(div 1000000000 "$s_mx")
+s_ctrns=$(div 1000000000 "$s_ctr")
+t_mm=$(val "$ct" 1 mmsync-membarrier 7)
+t_mx=$(val "$ct" 1 mmsync-xchg 7)
+t_ctr=$(val "$ct" 1 counter 7)
+t_secs=$(val "$ct" 1 counter 14)
+
+# The largest dataset of the run: 4 GiB (full) or 1 GiB (quick).
+hbytes=$(awk -F, 'NR > 1 && $1 > m { m = $1 } END { printf "%.0f", m }' "$hp")
+hgib=$(awk -v b="$hbytes" 'BEGIN { printf "%.0f", b / 1073741824 }')
+h4=$(val "$hp" 2 snapshot-4k 5 1 "$hbytes")
+h2=$(val "$hp" 2 snapshot-2m 5 1 "$hbytes")
+hsrc="snapshot: tmpfs vs hugetlbfs channel"
+if [ -z "$h2" ] || [ "$h2" = 0.00 ]; then
+	h4=$(val "$hp" 2 raw-4k 5 1 "$hbytes")
+	h2=$(val "$hp" 2 raw-2m 5 1 "$hbytes")
+	hsrc="raw mapping, library hugetlb backing pending"
+fi
+[ "$h2" = 0.00 ] && h2=""
+hup=$(div "$h4" "$h2")
+
+cpu_worst=$(awk -F, 'NR > 1 && $2 == "mmsync" && $6 > w { w = $6; i = $1 }
+	END { if (i != "") printf "%.2f at %s us", w, i }' "$nt")
+cpu_worst_v=${cpu_worst%% *}
+p99_ok=$(awk -F, 'NR > 1 && $2 == "mmsync" { n++; ok += $8 } END { printf "%d of %d", ok, n }' "$nt")
+p99_bare_ok=$(awk -F, 'NR > 1 && $2 == "nanosleep" { n++; ok += $8 } END { printf "%d of %d", ok, n }' "$nt")
+p99_fail=$(awk -F, 'NR > 1 && $2 == "mmsync" && !$8 { printf "%s%s us (p99 %s vs %s)", s, $1, $5, $7; s = ", " }' "$nt")
+# The default: the shortest interval whose idle waiter costs <= 2 % of a
+# core (50 idle waiters per core).
+rec=$(awk -F, 'NR > 1 && $2 == "mmsync" && $3 <= 2.0 {
+	if (r == "" || $1 + 0 < r + 0) r = $1 } END { print r }' "$nt")
+rec_cpu=$(val "$nt" 1 "$rec" 3 2 mmsync)
+rec_p50=$(val "$nt" 1 "$rec" 4 2 mmsync)
+rec_p99=$(val "$nt" 1 "$rec" 5 2 mmsync)
+
+echo "## Headline (targets of issue 6)"
+echo
+echo "| Measure | libmmsync | Baseline, same run | Ratio | Target | |"
+echo "|---|---|---|---|---|---|"
+echo "| Read cost, 1 reader, idle writer (membarrier) | $(f2 "$mm") ns | shared counter $(f2 "$ctr") ns | $(f2 "$r_mm")x | <= 0.2x | $(verdict le "$r_mm" 0.2) |"
+echo "| Read cost, 1 reader, idle writer (fence/xchg) | $(f2 "$mx") ns | shared counter $(f2 "$ctr") ns | $(f2 "$r_mx")x | <= 0.2x | $(verdict le "$r_mx" 0.2) |"
+echo "| Read cost, 1 writer publishing + 1 reader (membarrier / xchg) | $(f2 "$c_mm") / $(f2 "$c_mx") ns | shared counter $(f2 "$c_ctr") ns | $(f2 "$(div "$c_mm" "$c_ctr")")x / $(f2 "$(div "$c_mx" "$c_ctr")")x | (context) | |"
+echo "| Read cost, $maxr readers, idle writer (membarrier / xchg) | $(f2 "$s_mmns") / $(f2 "$s_mxns") ns | shared counter $(f2 "$s_ctrns") ns | $(f2 "$(div "$s_mmns" "$s_ctrns")")x / $(f2 "$(div "$s_mxns" "$s_ctrns")")x | (context) | |"
+echo "| Torn reads, 1 writer + 1 reader, $(f1 "$t_secs") s each (membarrier / xchg) | $t_mm / $t_mx | shared counter: $t_ctr | | 0 | $(verdict [ "$t_mm" = 0 -a "$t_mx" = 0 ]) |"
+echo "| 2 MiB vs 4 KiB pages, $hgib GiB random lookups ($hsrc) | $(f1 "$h2") ns | 4 KiB: $(f1 "$h4") ns | $(f2 "$hup")x faster | >= 1.3x | $(verdict ge "$hup" 1.3) |"
+echo "| mmsync_wait CPU per idle waiter, worst interval | | bare nanosleep loop | ${cpu_worst:-n/a} | <= 1.2x at every interval | $(verdict le "$cpu_worst_v" 1.2) |"
+echo "| mmsync_wait p99 <= 1.5 x interval + 100 us | $p99_ok intervals | bare loop: $p99_bare_ok | | every interval | $(verdict [ "${p99_ok%% *}" = "${p99_ok##* }" ]) |"
+echo "| Default poll interval | ${rec:-none} us: $(f2 "$rec_cpu") % of a core idle, p50 $(f1 "$rec_p50") us, p99 $(f1 "$rec_p99") us | library default: 1000 us | | chosen from the curve | |"
+echo
+
+# ---- notes on what missed -------------------------------------------------
+echo "### Why targets were missed, with the numbers"
+echo
+any=0
+if ! le "$r_mm" 0.2 || ! le "$r_mx" 0.2; then
+	any=1
+	r_one=$(val "$sc" 1 counter 6 3 "$maxr")
+	echo "- **Read cost vs the shared counter.** With one reader and an idle"
+	echo "  writer the counter's cache line never leaves the reader's core, and"
+	echo "  on this CPU two uncontended locked read-modify-writes cost"
+	echo "  $(f2 "$ctr") ns in all, where the 0.2x target assumed the 14-15 ns"
+	echo "  measured on the machine of ANCHORS.md. Even a bare pin/unpin with"
+	echo "  nothing else (the floor row: load, store, compiler barrier, load;"
+	echo "  store) costs $(f2 "$floor") ns = $(f2 "$(div "$floor" "$ctr")")x the counter here, so 0.2x"
+	echo "  cannot be met by any per-reader pin on this CPU. libmmsync's inline"
+	echo "  read_begin/read_end costs $(f2 "$mm") ns (membarrier) and $(f2 "$mx") ns"
+	echo "  (xchg): $(f2 "$(div "$mm" "$floor")")x the floor; the difference is read_begin's"
+	echo "  bookkeeping (filling the view, checking the handle, flags, probe"
+	echo "  semaphore, slot generation and mapping size), not the fence. The"
+	echo "  counter's cost is contention, and it shows as soon as a second"
+	echo "  party touches its line: with $maxr readers each counter reader keeps"
+	echo "  $(f2 "$r_one")x of its single-reader rate, and a libmmsync read costs"
+	echo "  $(f2 "$(div "$s_mmns" "$s_ctrns")")x a counter read (membarrier)."
+fi
+if ! ge "$hup" 1.3; then
+	any=1
+	echo "- **Hugepages.** 2 MiB pages gave $(f2 "$hup")x at $hgib GiB ($hsrc)."
+fi
+if ! le "$cpu_worst_v" 1.2; then
+	any=1
+	echo "- **Idle CPU.** mmsync_wait's worst ratio to the bare loop was"
+	echo "  $cpu_worst. Per interval (mmsync / bare, % of a core):"
+	awk -F, 'NR > 1 { c[$1, $2] = $3; if (!($1 in seen)) { seen[$1]; o[n++] = $1 } }
+		END { for (i = 0; i < n; i++) printf "  %s us: %.2f / %.2f;", o[i], c[o[i], "mmsync"], c[o[i], "nanosleep"]; print "" }' "$nt"
+fi
+if [ "${p99_ok%% *}" != "${p99_ok##* }" ]; then
+	any=1
+	echo "- **Wait p99.** Missed at $p99_fail. The bare nanosleep loop met the"
+	echo "  target at $p99_bare_ok intervals in the same run. The tail is the wait"
+	echo "  for a CPU: the waiter wakes on time but queues behind other jobs on"
+	echo "  this shared 2-vCPU machine (load $(sed -n 's/^load at start: //p' "$dir/machine.txt") at the start)."
+	if [ -s "$dir/notify_fifo.csv" ]; then
+		echo "  With the waiter and writer under SCHED_FIFO (a diagnostic run, 3"
+		echo "  runs) the p99s were, mmsync_wait / bare loop:"
+		awk -F, 'NR > 1 { p[$1, $2] = $5; ok[$1, $2] = $8; if (!($1 in s)) { s[$1]; o[n++] = $1 } }
+			END { for (i = 0; i < n; i++) printf "  %s us: %s / %s%s;", o[i], p[o[i], "mmsync"], p[o[i], "nanosleep"], ok[o[i], "mmsync"] ? "" : " (missed)"; print "" }' "$dir/notify_fifo.csv"
+		echo "  so the loop itself meets the target where the scheduler lets it."
+	fi
+fi
+[ $any = 0 ] && echo "- None: every target was met in this run."
+echo
+
+# ---- tables ----------------------------------------------------------------
+echo "## 1. Read cost (ns per read, one reader pinned to one CPU)"
+echo
+echo "| Protocol | ns/read | min | max | x shared counter |"
+echo "|---|---|---|---|---|"
+awk -F, 'NR > 1 { printf "| %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $7 }' "$rc"
+echo
+echo "## 2. One writer + one reader process (writer on CPU 0, reader on CPU 1)"
+echo
+echo "| Protocol | reads/s | publishes/s | ns/read | x counter | torn | went backwards | retries | reads checked |"
+echo "|---|---|---|---|---|---|---|---|---|"
+awk -F, 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7, $8, $10, $12 }' "$ct"
+echo
+echo "Torn: a read whose payload words disagreed with each other or with the"
+echo "generation the protocol's metadata announced, checked before the"
+echo "unpin. Went backwards: a read that returned an older generation than"
+echo "the read before it. The shared-counter protocol does both because its"
+echo "reader never re-checks the version after its fetch_add; the seqlock's"
+echo "retries are reads it had to redo while the writer wrote."
+echo
+echo "## 3. Reader scaling (reads/s per reader; idle writer)"
+echo
+echo "| Protocol | readers | reads/s per reader | total | vs 1 reader | x counter |"
+echo "|---|---|---|---|---|---|"
+awk -F, 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$sc"
+echo
+echo "With $maxr readers the CPUs are shared with the rest of the machine's"
+echo "load, so 'vs 1 reader' drops for every protocol; the shared counter"
+echo "(and the rwlock's reader count) drop further because of the bouncing"
+echo "cache line. No larger machine was available to this run."
+echo
+echo "## 4. Publish latency by size (us per publish, writer only)"
+echo
+awk -F, 'NR > 1 { if (!($1 in s)) { s[$1]; sz[n++] = $1 } ; if (!($2 in m)) { m[$2]; mo[k++] = $2 }
+		v[$1, $2] = ($3 == "" ? "TODO" : $3); r[$1, $2] = $7 }
+	function h(b) { return b >= 1073741824 ? b / 1073741824 " GiB" : b >= 1048576 ? b / 1048576 " MiB" : b >= 1024 ? b / 1024 " KiB" : b " B" }
+	END {
+		printf "| size |"; for (j = 0; j < k; j++) printf " %s |", mo[j]; print ""
+		printf "|---|"; for (j = 0; j < k; j++) printf "---|"; print ""
+		for (i = 0; i < n; i++) {
+			printf "| %s |", h(sz[i])
+			for (j = 0; j < k; j++) {
+				x = v[sz[i], mo[j]]
+				if (x == "") printf " - |"
+				else if (x == "TODO" || mo[j] == "memcpy") printf " %s |", x
+				else printf " %s (%.2fx) |", x, r[sz[i], mo[j]]
+			}
+			print ""
+		}
+	}' "$ps"
+echo
+echo "In parentheses: the ratio to memcpy() of the same bytes, same round."
+echo "publish = copy + XXH3 hash + the grace wait (+ one membarrier() on a"
+echo "membarrier channel: the floor of small publishes; a fence/xchg channel"
+echo "has no syscall). reserve_commit_nofill is the library's own cost when"
+echo "the caller serializes in place. publish_xchg stops at 1 MiB."
+awk -F, 'NR > 1 && $2 == "publish_fd" && $3 == "" { gsub(/"/, "", $9); print "\n" $9; exit }' "$ps"
+echo
+echo "## 5. Hugepages: random dependent 8-byte lookups"
+echo
+echo "| Dataset | pages | held in | ns/lookup | min | max | speedup vs 4 KiB | note |"
+echo "|---|---|---|---|---|---|---|---|"
+awk -F, 'NR > 1 { gsub(/"/, "", $10); printf "| %.0f GiB | %s | %s | %s | %s | %s | %s | %s |\n", $1 / 1073741824, $3, $4, ($5 == 0 ? "n/a" : $5), $6, $7, ($9 == 0 ? "" : $9 "x"), $10 }' "$hp"
+echo
+echo "## 6. Notification: mmsync_wait vs a bare nanosleep loop"
+echo
+echo "| interval | waiter | CPU, % of a core (idle) | x bare | p50 us | p99 us | p99 target us | |"
+echo "|---|---|---|---|---|---|---|---|"
+awk -F, 'NR > 1 { printf "| %s us | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $6, $4, $5, $7, ($8 ? "ok" : "**missed**") }' "$nt"
+echo
+if [ -n "$rec" ]; then
+	echo "Recommended default poll interval: **$rec us** - the shortest interval"
+	echo "at which one idle waiter costs at most 2 % of a core, so that 50 idle"
+	echo "waiters fit in one core; its p50 is $(f1 "$rec_p50") us and p99 $(f1 "$rec_p99") us. Each wake"
+	echo "costs about the same CPU, so every halving of the interval roughly"
+	echo "doubles the idle cost, to save half an interval of median latency;"
+	echo "callers that need less latency set poll_ns themselves."
+else
+	echo "No interval kept an idle waiter under 2 % of a core in this run."
+fi
+echo
+echo "## Runtimes (s)"
+echo
+echo "| step | seconds |"
+echo "|---|---|"
+awk -F, 'NR > 1 { printf "| %s | %s |\n", $1, $2 }' "$dir/timings.csv"
