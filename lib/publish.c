@@ -104,6 +104,11 @@ int mmsync_slot_begin(struct mmsync_writer *w, uint64_t len,
 	 * next - 2.
 	 */
 	__atomic_store_n(&w->hdr->slot[i].gen, 0, __ATOMIC_RELAXED);
+	/*
+	 * Also orders the evicting CASes of mmsync_wait_slot() before the
+	 * slot writes: pairs with the acquire fence before the pin load in
+	 * mmsync_read_end(), so an evicted reader sees -ESTALE.
+	 */
 	mmsync_smp_wmb();
 	*out = len ? w->map[i] : (unsigned char *)mmsync__empty;
 	return 0;
