@@ -136,7 +136,9 @@ install: lib
 	ln -sf $(notdir $(SO)) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(notdir $(SO)) $(DESTDIR)$(LIBDIR)/libmmsync.so
 	install -m 0644 $(ARCHIVE) $(DESTDIR)$(LIBDIR)/
-	install -m 0644 $(PC) $(DESTDIR)$(LIBDIR)/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		lib/libmmsync.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libmmsync.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/mmsync.h \

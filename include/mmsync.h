@@ -583,7 +583,8 @@ struct mmsync__rfast {
 	const uint64_t *gen; /* channel generation (shared) */
 	uint64_t *pin; /* this handle's pin word (shared) */
 	const struct mmsync__slot *slot; /* slot metadata [2] (shared) */
-	const unsigned char *base[2]; /* read-only slot mappings */
+	/* read-only slot mappings; mmsync__empty while unmapped (len 0) */
+	const unsigned char *base[2];
 	uint64_t len[2]; /* mapped bytes of each slot */
 	uint32_t flags; /* MMSYNC__F_* */
 	uint32_t __pad;
@@ -631,8 +632,8 @@ MMSYNC_API extern const unsigned char mmsync__empty[1];
  * while a tracer is attached to the pin or unpin probe
  * (docs/observability.md).
  */
-static inline int mmsync_read_begin(struct mmsync_reader *r,
-				    struct mmsync_view *v)
+static inline __attribute__((always_inline)) int
+mmsync_read_begin(struct mmsync_reader *r, struct mmsync_view *v)
 {
 	struct mmsync__rfast *f = (struct mmsync__rfast *)r;
 	const struct mmsync__slot *s;
@@ -683,12 +684,11 @@ static inline int mmsync_read_begin(struct mmsync_reader *r,
 		__atomic_store_n(f->pin, 0, __ATOMIC_RELEASE);
 		return mmsync__read_begin_slow(r, v);
 	}
-	v->data = size ? (const void *)f->base[g & 1] : (const void *)mmsync__empty;
+	/* base[] points at mmsync__empty until a slot is mapped. */
+	v->data = f->base[g & 1];
 	v->size = (size_t)size;
 	v->gen = g;
 	v->checksum = __atomic_load_n(&s->checksum, __ATOMIC_RELAXED);
-	v->__priv[0] = g;
-	v->__priv[1] = 0;
 	f->pinned = g;
 	return 0;
 }
@@ -699,8 +699,8 @@ static inline int mmsync_read_begin(struct mmsync_reader *r,
  *         period (the bytes may have changed under the view: discard what
  *         was read); -EINVAL if no view is open.
  */
-static inline int mmsync_read_end(struct mmsync_reader *r,
-				  struct mmsync_view *v)
+static inline __attribute__((always_inline)) int
+mmsync_read_end(struct mmsync_reader *r, struct mmsync_view *v)
 {
 	struct mmsync__rfast *f = (struct mmsync__rfast *)r;
 	uint64_t p, want;
@@ -729,8 +729,6 @@ static inline int mmsync_read_end(struct mmsync_reader *r,
 	/* Pairs with the writer's acquire load of the pin in its scan. */
 	__atomic_store_n(f->pin, 0, __ATOMIC_RELEASE);
 	f->pinned = 0;
-	if (v)
-		v->__priv[0] = 0;
 	return 0;
 }
 

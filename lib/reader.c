@@ -79,6 +79,7 @@ int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->f.base[0] = r->f.base[1] = mmsync__empty;
 	r->state_fd = r->data_fd[0] = r->data_fd[1] = -1;
 	r->uflags = o ? o->flags : 0;
 	r->poll_ns = o && o->poll_ns ? o->poll_ns : MMSYNC_DEFAULT_POLL_NS;
@@ -145,7 +146,7 @@ void mmsync_reader_close(struct mmsync_reader *r)
 				      r->f.pinned & ~MMSYNC__PIN_TRACED, r->idx, 0);
 	}
 	for (i = 0; i < 2; i++) {
-		if (r->f.base[i])
+		if (r->f.len[i])
 			munmap((void *)r->f.base[i], r->f.len[i]);
 		if (r->data_fd[i] >= 0)
 			close(r->data_fd[i]);
@@ -199,7 +200,7 @@ static int map_slot(struct mmsync_reader *r, int i, uint64_t need)
 	if (p == MAP_FAILED)
 		return -errno;
 	MMSYNC_PROBE4(remap, r->chan_id, i, r->f.len[i], len);
-	if (r->f.base[i])
+	if (r->f.len[i])
 		munmap((void *)r->f.base[i], r->f.len[i]);
 	r->f.base[i] = p;
 	r->f.len[i] = len;
@@ -277,8 +278,6 @@ int mmsync__read_begin_slow(struct mmsync_reader *r, struct mmsync_view *v)
 		v->size = (size_t)size;
 		v->gen = g;
 		v->checksum = sum;
-		v->__priv[0] = g;
-		v->__priv[1] = 0;
 		r->f.pinned = g;
 		/*
 		 * A tracer is attached: fire pin, and mark the view so that
@@ -313,8 +312,6 @@ int mmsync__read_end_slow(struct mmsync_reader *r, struct mmsync_view *v)
 	/* Pairs with the writer's acquire load of the pin in its scan. */
 	__atomic_store_n(r->f.pin, 0, __ATOMIC_RELEASE);
 	r->f.pinned = 0;
-	if (v)
-		v->__priv[0] = 0;
 	if (want & MMSYNC__PIN_TRACED)
 		MMSYNC_PROBE4(unpin, r->chan_id, g, r->idx, ret);
 	return ret;
