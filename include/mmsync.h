@@ -13,7 +13,7 @@
  * the writer waits, for at most a grace period, until no live reader pins
  * the slot it is about to overwrite.
  *
- * Backings (mmsync_writer_opts.backing; docs/backings.md): the files live
+ * Backings (mmsync_writer_opts.backing; README.md, "Backings"): the files live
  * in a directory (tmpfs by default, or any directory, a hugetlbfs mount
  * included), or they are anonymous memfds (MFD_HUGETLB ones on request)
  * that the writer hands to readers over a Unix socket, from its own loop
@@ -592,7 +592,7 @@ struct mmsync__rfast {
 	/*
 	 * Non-zero: leave the inline path. Points at the USDT semaphores of
 	 * the pin and unpin probes, one 32-bit word that is non-zero while a
-	 * tracer is attached to either (docs/observability.md), or, when
+	 * tracer is attached to either (README.md, "Observability"), or, when
 	 * flags has MMSYNC__F_SLOW, at a word of ones. One test covers both.
 	 * Set by mmsync_reader_open(); never NULL.
 	 */
@@ -630,7 +630,7 @@ MMSYNC_API extern const unsigned char mmsync__empty[1];
  * handle's own cache line (an xchg in fence mode). It only leaves the inline
  * path the first time it meets a slot (to map it), when a slot grew, and
  * while a tracer is attached to the pin or unpin probe
- * (docs/observability.md).
+ * (README.md, "Observability").
  */
 static inline __attribute__((always_inline)) int
 mmsync_read_begin(struct mmsync_reader *r, struct mmsync_view *v)

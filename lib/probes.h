@@ -13,7 +13,7 @@
  * semaphores sit side by side in one aligned 32-bit word whose address the
  * reader handle exposes (mmsync__rfast.ool); the inline read_begin takes
  * the out-of-line path, which fires the probes, while that word is non-zero.
- * See docs/observability.md for the list of probes and their arguments.
+ * See README.md, "Observability" for the list of probes and their arguments.
  *
  * Build with -DMMSYNC_NO_PROBES to compile every probe out.
  */

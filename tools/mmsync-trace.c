@@ -2,7 +2,7 @@
 /*
  * mmsync-trace - watch libmmsync readers and writers with BPF: who pins
  * what and for how long, why a writer waited, which readers were evicted
- * or reclaimed. See --help and docs/observability.md.
+ * or reclaimed. See --help and README.md, "Observability".
  *
  * The probes are the library's USDT probes (provider "mmsync"). They are
  * attached one uprobe per probe site, with the site's semaphore as the
