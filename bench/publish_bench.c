@@ -27,9 +27,15 @@
  *
  * Every read() in the loops is 1 MiB (the best size for them here); the
  * destination of the baselines is a tmpfs mapping like a slot, faulted in
- * beforehand as the slots are (each case runs once before timing).
+ * beforehand as the slots are (each case runs twice before timing). Each
+ * sample repeats its case for at least 20 ms; next to wall-clock GB/s it
+ * records GB per CPU-second of the whole process (io_uring's workers are
+ * its threads), which shows what the async engine's speed costs. The
+ * three fd_publish_* variants run at 1 and 64 MiB only: each writer holds
+ * two slots, and 1 GiB slots for all of them would not fit beside the rest.
  *
  *   publish_bench [-r RUNS] [-q] [-d DIR] [-o CSV] [-m MD] [--sweep]
+ *   PUBBENCH_ONLY=case,case,... publish_bench ...   (only those cases)
  *
  * --sweep measures publish_fd's queue depth x chunk size (page-cached and
  * O_DIRECT, 64 MiB) instead: the numbers behind the defaults.
@@ -134,18 +140,25 @@ static int fd_publish(struct ctx *c)
 	return mmsync_publish_fd(c->w_fd, c->src_fd, 0, c->size, NULL);
 }
 
+/* The extra writers are closed before the 1 GiB round (memory). */
 static int fd_publish_async(struct ctx *c)
 {
+	if (!c->w_async)
+		return -ENOTSUP;
 	return mmsync_publish_fd(c->w_async, c->src_fd, 0, c->size, NULL);
 }
 
 static int fd_publish_inline(struct ctx *c)
 {
+	if (!c->w_inline)
+		return -ENOTSUP;
 	return mmsync_publish_fd(c->w_inline, c->src_fd, 0, c->size, NULL);
 }
 
 static int fd_publish_sync(struct ctx *c)
 {
+	if (!c->w_sync)
+		return -ENOTSUP;
 	return mmsync_publish_fd(c->w_sync, c->src_fd, 0, c->size, NULL);
 }
 
@@ -385,11 +398,13 @@ static double find(const struct result *res, const char *name)
 	return 0;
 }
 
-static void run_size(struct ctx *c, int runs, FILE *csv, FILE *md)
+static void run_size(struct ctx *c, int runs, FILE *csv,
+		     struct result *out)
 {
 	double *v = calloc(NCASES * (size_t)runs, sizeof(double));
 	double *cv = calloc(NCASES * (size_t)runs, sizeof(double));
 	struct result res[NCASES];
+	bool on[NCASES];
 	unsigned int i, k;
 	int r;
 
@@ -397,24 +412,26 @@ static void run_size(struct ctx *c, int runs, FILE *csv, FILE *md)
 		die("calloc");
 	/* Warm up: slots, page tables, the page cache, the ring. */
 	for (i = 0; i < NCASES; i++) {
-		if (!wanted(cases[i].name))
-			continue;
-		cases[i].fn(c);
-		cases[i].fn(c);
+		on[i] = wanted(cases[i].name) && cases[i].fn(c) != -ENOTSUP;
+		if (on[i])
+			cases[i].fn(c);
 	}
 	for (r = 0; r < runs; r++)
 		for (i = 0; i < NCASES; i++) {
 			/* Rotate the order so no case always goes first. */
 			k = (i + (unsigned int)r) % NCASES;
-			if (!wanted(cases[k].name))
+			if (!on[k])
 				continue;
 			v[k * (size_t)runs + (size_t)r] =
 				sample(&cases[k], c,
 				       &cv[k * (size_t)runs + (size_t)r]);
 		}
-	for (i = 0; i < NCASES; i++) {
+	memset(res, 0, sizeof(res));
+	for (i = 0; i < NCASES && runs; i++) {
 		double *x = v + i * (size_t)runs;
 
+		if (!on[i])
+			continue;
 		res[i].med = median(x, runs);
 		res[i].lo = x[0];
 		res[i].hi = x[runs - 1];
@@ -424,6 +441,8 @@ static void run_size(struct ctx *c, int runs, FILE *csv, FILE *md)
 		double base = cases[i].baseline ? find(res, cases[i].baseline)
 						: 0;
 
+		if (!on[i])
+			continue;
 		fprintf(csv, "%zu,%s,%s,%d,%.3f,%.3f,%.3f,%.3f,%s", c->size,
 			cases[i].name,
 			cases[i].baseline ? cases[i].baseline : "", runs,
@@ -437,29 +456,14 @@ static void run_size(struct ctx *c, int runs, FILE *csv, FILE *md)
 			c->size, fd_baselines[k], runs, res[0].med, res[0].lo,
 			res[0].hi, res[0].cpu,
 			res[0].med / find(res, fd_baselines[k]));
-	fprintf(md, "| %zu MiB | %.2f | %.2f | %.2f | %.2f | %.2f | "
-		    "**%.2fx** | %.2fx | %.2fx | %.2fx |\n",
-		c->size >> 20, find(res, "fd_publish"),
-		find(res, "fd_read_commit"), find(res, "fd_read_raw"),
-		find(res, "fd_mmap_publish"), find(res, "fd_mmap_memcpy"),
-		find(res, "fd_publish") / find(res, "fd_read_commit"),
-		find(res, "fd_publish") / find(res, "fd_read_raw"),
-		find(res, "fd_publish") / find(res, "fd_mmap_publish"),
-		find(res, "fd_publish") / find(res, "fd_mmap_memcpy"));
-	fprintf(md, "| | mem: %.2f | reserve: %.2f | iov: %.2f | "
-		    "memcpy+xxh3: %.2f | | **%.2fx** | %.2fx | %.2fx | |\n",
-		find(res, "mem_publish"), find(res, "mem_reserve"),
-		find(res, "mem_iov"), find(res, "mem_memcpy_xxh3"),
-		find(res, "mem_publish") / find(res, "mem_memcpy_xxh3"),
-		find(res, "mem_reserve") / find(res, "mem_memcpy_xxh3"),
-		find(res, "mem_iov") / find(res, "mem_memcpy_xxh3"));
 	fflush(csv);
-	fflush(md);
+	memcpy(out, res, sizeof(res));
 	for (i = 0; i < NCASES; i++)
-		printf("%8zu MiB  %-16s %7.2f GB/s  [%.2f .. %.2f]  "
-		       "%.2f GB/cpu-s\n",
-		       c->size >> 20, cases[i].name, res[i].med, res[i].lo,
-		       res[i].hi, res[i].cpu);
+		if (on[i])
+			printf("%8zu MiB  %-17s %7.2f GB/s  [%.2f .. %.2f]  "
+			       "%.2f GB/cpu-s\n",
+			       c->size >> 20, cases[i].name, res[i].med,
+			       res[i].lo, res[i].hi, res[i].cpu);
 	printf("%8zu MiB  publish_fd / read loop+commit %.2fx, / read loop "
 	       "%.2fx, / mmap+publish %.2fx, / mmap+memcpy %.2fx\n",
 	       c->size >> 20,
@@ -476,6 +480,91 @@ static void run_size(struct ctx *c, int runs, FILE *csv, FILE *md)
 	fflush(stdout);
 	free(v);
 	free(cv);
+}
+
+static double cpu_of(const struct result *res, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < NCASES; i++)
+		if (!strcmp(cases[i].name, name))
+			return res[i].cpu;
+	return 0;
+}
+
+static double ratio(const struct result *res, const char *a, const char *b)
+{
+	double x = find(res, a), y = find(res, b);
+
+	return x && y ? x / y : 0;
+}
+
+/* The three tables of bench/results/publish.md. */
+static void write_md(FILE *md, const size_t *sizes, size_t n,
+		     struct result (*all)[NCASES], int runs)
+{
+	const struct result *r;
+	size_t i;
+
+	fprintf(md, "GB/s, medians of %d interleaved runs; ratios of "
+		    "medians.\n\n", runs);
+	fprintf(md, "**publish_fd from a page-cached file** (ext4, "
+		    "fsync'ed) into a tmpfs slot\n\n"
+		    "| size | publish_fd | read()+commit | read() only | "
+		    "mmap+publish | mmap+memcpy | fd / read()+commit | "
+		    "fd / read() | fd / mmap+publish | fd / mmap+memcpy |\n"
+		    "|---|---|---|---|---|---|---|---|---|---|\n");
+	for (i = 0; i < n; i++) {
+		r = all[i];
+		fprintf(md, "| %zu MiB | %.2f | %.2f | %.2f | %.2f | %.2f | "
+			    "**%.2fx** | %.2fx | %.2fx | %.2fx |\n",
+			sizes[i] >> 20, find(r, "fd_publish"),
+			find(r, "fd_read_commit"), find(r, "fd_read_raw"),
+			find(r, "fd_mmap_publish"), find(r, "fd_mmap_memcpy"),
+			ratio(r, "fd_publish", "fd_read_commit"),
+			ratio(r, "fd_publish", "fd_read_raw"),
+			ratio(r, "fd_publish", "fd_mmap_publish"),
+			ratio(r, "fd_publish", "fd_mmap_memcpy"));
+	}
+	fprintf(md, "\n**publish from memory** into a tmpfs slot\n\n"
+		    "| size | publish | reserve+memcpy+commit | publish_iov "
+		    "(4 pieces) | memcpy+XXH3 | publish / memcpy+XXH3 | "
+		    "reserve / memcpy+XXH3 | iov / memcpy+XXH3 |\n"
+		    "|---|---|---|---|---|---|---|---|\n");
+	for (i = 0; i < n; i++) {
+		r = all[i];
+		fprintf(md, "| %zu MiB | %.2f | %.2f | %.2f | %.2f | "
+			    "**%.2fx** | %.2fx | %.2fx |\n",
+			sizes[i] >> 20, find(r, "mem_publish"),
+			find(r, "mem_reserve"), find(r, "mem_iov"),
+			find(r, "mem_memcpy_xxh3"),
+			ratio(r, "mem_publish", "mem_memcpy_xxh3"),
+			ratio(r, "mem_reserve", "mem_memcpy_xxh3"),
+			ratio(r, "mem_iov", "mem_memcpy_xxh3"));
+	}
+	fprintf(md, "\n**publish_fd's engines** against read()+commit "
+		    "(GB/s, and GB per CPU-second of all threads)\n\n"
+		    "| size | default | async (workers) | inline | read() "
+		    "engine | read()+commit | async / read()+commit | "
+		    "inline / read()+commit |\n"
+		    "|---|---|---|---|---|---|---|---|\n");
+	for (i = 0; i < n; i++) {
+		r = all[i];
+		if (!find(r, "fd_publish_inline"))
+			continue;
+		fprintf(md, "| %zu MiB | %.2f (%.2f/cpu-s) | %.2f (%.2f) | "
+			    "%.2f (%.2f) | %.2f (%.2f) | %.2f (%.2f) | "
+			    "%.2fx | %.2fx |\n", sizes[i] >> 20,
+			find(r, "fd_publish"), cpu_of(r, "fd_publish"),
+			find(r, "fd_publish_async"),
+			cpu_of(r, "fd_publish_async"),
+			find(r, "fd_publish_inline"),
+			cpu_of(r, "fd_publish_inline"),
+			find(r, "fd_publish_sync"), cpu_of(r, "fd_publish_sync"),
+			find(r, "fd_read_commit"), cpu_of(r, "fd_read_commit"),
+			ratio(r, "fd_publish_async", "fd_read_commit"),
+			ratio(r, "fd_publish_inline", "fd_read_commit"));
+	}
 }
 
 /* ---- the sweep behind the defaults -------------------------------------- */
@@ -568,7 +657,9 @@ int main(int argc, char **argv)
 	};
 	size_t sizes[3] = { 1 * MiB, 64 * MiB, 1 * GiB }, nsizes = 3, max;
 	const char *dir = getenv("TMPDIR"), *csv_path = NULL, *md_path = NULL;
-	char chan[256], chan_fd[280], chan_async[280], chan_inline[280], chan_sync[280];
+	struct result all[3][NCASES];
+	char chan[256], chan_fd[280], chan_async[280], chan_inline[280];
+	char chan_sync[280];
 	FILE *csv, *md;
 	struct ctx c;
 	bool do_sweep = false;
@@ -633,11 +724,6 @@ int main(int argc, char **argv)
 	} else {
 		fprintf(csv, "size_bytes,case,baseline,runs,median_gbps,"
 			     "min_gbps,max_gbps,median_cpu_gbps,ratio\n");
-		fprintf(md,
-			"| size | publish_fd | read()+commit | read() only | "
-			"mmap+publish | mmap+memcpy | fd / read()+commit | "
-			"fd / read() | fd / mmap+publish | fd / mmap+memcpy |\n"
-			"|---|---|---|---|---|---|---|---|---|---|\n");
 		c.w = open_writer(chan, 0, 0, 0);
 		c.w_fd = open_writer(chan_fd, 0, 0, 0);
 		c.w_async = open_writer(chan_async, 0, 0, MMSYNC_FD_ASYNC);
@@ -645,8 +731,19 @@ int main(int argc, char **argv)
 		c.w_sync = open_writer(chan_sync, 0, 0, MMSYNC_FD_NO_URING);
 		for (i = 0; i < nsizes; i++) {
 			c.size = sizes[i];
-			run_size(&c, runs, csv, md);
+			if (c.size > 64 * MiB && c.w_sync) {
+				/* 2 slots each: give back their memory. */
+				mmsync_writer_close(c.w_async);
+				mmsync_writer_close(c.w_inline);
+				mmsync_writer_close(c.w_sync);
+				c.w_async = c.w_inline = c.w_sync = NULL;
+				mmsync_unlink(chan_async);
+				mmsync_unlink(chan_inline);
+				mmsync_unlink(chan_sync);
+			}
+			run_size(&c, runs, csv, all[i]);
 		}
+		write_md(md, sizes, nsizes, all, runs);
 		mmsync_writer_close(c.w);
 		mmsync_writer_close(c.w_fd);
 		mmsync_writer_close(c.w_async);

@@ -166,9 +166,11 @@ struct mmsync_writer_opts {
 	uint64_t initial_capacity;
 	/*
 	 * mmsync_publish_fd() tuning; 0 = the defaults measured on the
-	 * reference machine (lib/publish_fd.c says how). fd_depth: reads in
-	 * flight, 1..1024. fd_chunk: bytes per read, a multiple of 4096 in
-	 * 4 KiB..64 MiB. fd_flags: MMSYNC_FD_*.
+	 * reference machine (lib/publish_fd.c says how): 16 reads in flight,
+	 * each a sixteenth of the payload in 512 KiB..4 MiB (1 MiB for pipes
+	 * and sockets). fd_depth: reads in flight, 1..1024. fd_chunk: bytes
+	 * per read, a multiple of 4096 in 4 KiB..64 MiB. fd_flags:
+	 * MMSYNC_FD_*.
 	 */
 	uint32_t fd_depth;
 	uint32_t fd_flags;
@@ -200,22 +202,28 @@ struct mmsync_writer_opts {
 	uint32_t __pad1;
 };
 
-/** mmsync_writer_opts.fd_flags: how mmsync_publish_fd() reads. */
+/**
+ * mmsync_writer_opts.fd_flags: how mmsync_publish_fd() reads. With none
+ * set the library picks (lib/publish_fd.c has the measurements): fixed
+ * buffers for O_DIRECT sources only, worker threads for regular files of
+ * 4 MiB and more when the process may run on more than one CPU.
+ */
 enum {
 	/** Never register the slot mappings as io_uring fixed buffers. */
 	MMSYNC_FD_NO_FIXED = 1u << 0,
 	/**
-	 * Run reads in io_uring's worker threads (IOSQE_ASYNC), so that
-	 * the copy runs on another CPU while this thread hashes.
+	 * Run reads of regular files and block devices in io_uring's worker
+	 * threads (IOSQE_ASYNC): the copy runs on another CPU while this
+	 * thread hashes the chunks already in. Not for O_DIRECT (the device
+	 * is asynchronous already) nor pipes and sockets (polled).
 	 */
 	MMSYNC_FD_ASYNC = 1u << 1,
 	/** No io_uring: a plain read()/pread() loop, as where it is missing. */
 	MMSYNC_FD_NO_URING = 1u << 2,
-	/**
-	 * Run reads of cached data at submit time, in this thread, then
-	 * hash. Neither this nor MMSYNC_FD_ASYNC: the library picks.
-	 */
+	/** Run reads at submit time, in this thread, then hash. */
 	MMSYNC_FD_INLINE = 1u << 3,
+	/** Fixed buffers for every source, not only O_DIRECT ones. */
+	MMSYNC_FD_FIXED = 1u << 4,
 };
 
 /** Reader flags. */

@@ -54,7 +54,7 @@ struct mmsync_writer {
 #define MMSYNC_FD_MAX_CHUNK (64u << 20)
 #define MMSYNC_FD_FLAGS                                                  \
 	(MMSYNC_FD_NO_FIXED | MMSYNC_FD_ASYNC | MMSYNC_FD_NO_URING |     \
-	 MMSYNC_FD_INLINE)
+	 MMSYNC_FD_INLINE | MMSYNC_FD_FIXED)
 
 /*
  * Field @f of options @o, or 0 when the caller's struct (o->sz) is too

@@ -13,20 +13,41 @@
  * `depth` chunks are in flight at once. A chunk whose read comes back short
  * is read again from where it stopped (from the aligned block below, for
  * O_DIRECT); a read of 0 bytes is the end of the source. Completed chunks
- * are retired in order, and the retiring hashes them (XXH3 streaming), so
- * hashing overlaps the reads still in flight. Pipes, sockets and character
- * devices have no offsets: one read is in flight at a time. When the length
- * is unknown the slot grows, by doubling, once nothing is in flight (the
- * mapping may move).
+ * are retired in order; their slots take new reads at once, and the hash
+ * (XXH3 streaming) trails the completed prefix of the payload, 256 KiB at
+ * a time between looks at the completion queue. Pipes, sockets and
+ * character devices have no offsets: one read is in flight at a time. When
+ * the length is unknown the slot grows, by doubling, once nothing is in
+ * flight (the mapping may move).
  *
- * Defaults (DEF_DEPTH, DEF_CHUNK) were measured with bench/publish_bench.c
- * --sweep on the reference machine (2-vCPU KVM EPYC, kernel 6.18, page-
- * cached ext4 file into a tmpfs slot, 64 MiB, medians of 7 runs); see
- * bench/results/publish.md. Throughput rises with the chunk size up to
- * 1 MiB (64 KiB chunks lose ~15% to per-request cost) and is flat beyond;
- * depth barely matters for page-cached data (reads complete inline at
- * submit time) and matters for cold data and O_DIRECT, where 8 x 1 MiB in
- * flight saturates the virtio disk.
+ * What was measured (bench/publish_bench.c, bench/results/publish*.md;
+ * 2-vCPU KVM EPYC, kernel 6.18, a page-cached ext4 file into a tmpfs slot,
+ * medians of interleaved runs, each against a read() loop + commit):
+ *
+ * - Work, not waiting, bounds a cached fill: the copy out of the page
+ *   cache runs at ~13.5 GB/s and XXH3 at ~19 GB/s on one CPU, so copy then
+ *   hash on one CPU cannot beat 1 / (1/13.5 + 1/19) = 7.9 GB/s, which is
+ *   what a read() loop + commit gets (8.0-8.2). Reads that run at submit
+ *   time ("inline") do the same work in the same thread: 1.00x at any
+ *   depth and chunk from 256 KiB up (64 KiB chunks: 0.85x).
+ * - So the win is a second CPU: with IOSQE_ASYNC an io_uring worker copies
+ *   chunk k+1 while this thread hashes chunk k. 64 MiB: 1.18x at 8 x
+ *   1 MiB, 1.5x at 16 x 4 MiB; 1 GiB: 1.4x (1 MiB), 1.5x (4 MiB); 8 MiB:
+ *   1.6x at 512 KiB-1 MiB, 1.25x at 4 MiB (too few chunks to overlap);
+ *   2 MiB: 0.8x, 1 MiB: 0.6x (a worker's wake-up costs more than the
+ *   overlap wins). It costs ~20% more CPU per byte in all (6.7 vs 8.0
+ *   GB per CPU-second) and gains nothing when the other CPU is busy
+ *   (0.8-1.0x measured under load). Hence: async from 4 MiB up on
+ *   machines with more than one CPU (ASYNC_MIN), depth 16, a chunk of a
+ *   sixteenth of the payload in [512 KiB, 4 MiB] (pick_chunk()).
+ * - Capping io_uring's workers at 1 or 2 was slower than its default.
+ * - Fixed buffers make buffered reads slower (6.6 vs 8.1 GB/s inline,
+ *   9.5 vs 10.2 async, 64 MiB): the copy goes page by page through a
+ *   bio_vec instead of one user range. For O_DIRECT they save the pinning
+ *   of the slot on every read: 2.3 vs 1.8 GB/s. So by default only O_DIRECT
+ *   reads use them (pick_fixed()).
+ * - O_DIRECT (virtio disk, 64 MiB): 1 x 1 MiB reads 1.75 GB/s, 4 or more
+ *   x 1 MiB in flight ~1.9 GB/s, 64 KiB chunks need depth 16+.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -52,8 +73,10 @@
 #define BLKSSZGET _IO(0x12, 104)
 #endif
 
-#define DEF_DEPTH 8u
-#define DEF_CHUNK (1u << 20)
+#define DEF_DEPTH 16u
+#define DEF_CHUNK (1u << 20) /* pipes, sockets */
+#define CHUNK_MIN (512u << 10) /* files: pick_chunk() */
+#define CHUNK_MAX (4u << 20)
 /* Below this, a worker's wake-up costs more than the overlap wins. */
 #define ASYNC_MIN (4ull << 20)
 /* io_uring refuses fixed buffers over 1 GiB: a slot is registered in pieces. */
@@ -100,6 +123,7 @@ struct fill {
 	bool stream; /* no offsets: one read at a time, consumed */
 	bool direct; /* O_DIRECT: aligned offsets, lengths and buffers */
 	bool sized; /* the caller gave the length */
+	bool want_fixed; /* register the slot for this source */
 	bool fixed; /* reads use the registered slot */
 	bool async; /* MMSYNC_FD_ASYNC */
 	bool hash_inline; /* hash while retiring (payload starts at slot 0) */
@@ -156,13 +180,6 @@ static void ring_init(struct mmsync_uring *u, unsigned int entries)
 	u->reg_err = io_uring_register_buffers_sparse(&u->ring, 2 * PIECES);
 	if (u->reg_err > 0)
 		u->reg_err = 0;
-	{
-		const char *e = getenv("MMSYNC_XP_WORKERS");
-		unsigned int v[2] = { e ? (unsigned)atoi(e) : 0, 0 };
-
-		if (v[0])
-			io_uring_register_iowq_max_workers(&u->ring, v);
-	}
 }
 
 /* The writer's ring, made on first use; NULL if io_uring is not to be had. */
@@ -295,7 +312,7 @@ static int room(struct fill *f, uint64_t need, struct mmsync_publish_info *info)
 		return err;
 	f->dst = p;
 	f->limit = need;
-	if (!f->u || (f->w->fd_flags & MMSYNC_FD_NO_FIXED))
+	if (!f->u || !f->want_fixed)
 		return 0;
 	/*
 	 * Register the whole mapping when that is what we were handed, so
@@ -678,6 +695,33 @@ static bool pick_async(uint32_t flags, uint64_t bytes)
 	       CPU_COUNT(&set) > 1;
 }
 
+/*
+ * Fixed buffers save O_DIRECT the pinning of the slot's pages on every
+ * read. Buffered reads copy out of the page cache either way, and that
+ * copy is slower into a registered buffer (page by page through a bio_vec)
+ * than into a plain user range: 6.6 vs 8.1 GB/s here, 64 MiB cached.
+ */
+static bool pick_fixed(uint32_t flags, bool direct)
+{
+	if (flags & MMSYNC_FD_NO_FIXED)
+		return false;
+	return direct || (flags & MMSYNC_FD_FIXED);
+}
+
+/*
+ * A sixteenth of the payload, a power of two in [512 KiB, 4 MiB]: enough
+ * chunks for the hash to trail the copy closely in small payloads, few
+ * enough to keep the per-request cost down in big ones.
+ */
+static uint32_t pick_chunk(uint64_t bytes)
+{
+	uint32_t c = CHUNK_MIN;
+
+	while (c < CHUNK_MAX && (uint64_t)c * 2 * DEF_DEPTH <= bytes)
+		c *= 2;
+	return c;
+}
+
 /* O_DIRECT alignment of @fd: offsets, lengths and buffers. */
 static uint64_t dio_align(int fd, const struct stat *st)
 {
@@ -740,6 +784,7 @@ static int setup(struct fill *f, int fd, off_t offset, size_t len,
 	f->align = 1;
 	f->eof = NO_EOF;
 	f->chunk = f->w->fd_chunk ? (uint32_t)f->w->fd_chunk : DEF_CHUNK;
+	f->async = false;
 	f->depth = f->w->fd_depth ? f->w->fd_depth : DEF_DEPTH;
 	if (f->stream) {
 		if (offset)
@@ -747,6 +792,7 @@ static int setup(struct fill *f, int fd, off_t offset, size_t len,
 		f->depth = 1; /* no offsets: reads must not overtake */
 		f->want = len;
 		*need = f->sized ? len : STREAM_START;
+		f->want_fixed = pick_fixed(f->w->fd_flags, false);
 		return 0;
 	}
 	if ((uint64_t)offset > (uint64_t)INT64_MAX - len)
@@ -756,8 +802,6 @@ static int setup(struct fill *f, int fd, off_t offset, size_t len,
 		f->align = dio_align(fd, &st);
 		if (f->align > MMSYNC_FD_MAX_CHUNK)
 			return -EINVAL;
-		f->chunk = (uint32_t)((f->chunk + f->align - 1) &
-				      ~(f->align - 1));
 	}
 	f->skip = (uint64_t)offset & (f->align - 1);
 	f->base = (uint64_t)offset - f->skip;
@@ -776,6 +820,10 @@ static int setup(struct fill *f, int fd, off_t offset, size_t len,
 	}
 	/* O_DIRECT reads are asynchronous already: the device does them. */
 	f->async = !f->direct && pick_async(f->w->fd_flags, *need);
+	f->want_fixed = pick_fixed(f->w->fd_flags, f->direct);
+	if (!f->w->fd_chunk)
+		f->chunk = pick_chunk(*need);
+	f->chunk = (uint32_t)((f->chunk + f->align - 1) & ~(f->align - 1));
 	return 0;
 }
 

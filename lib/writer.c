@@ -60,6 +60,8 @@ static int check_opts(const struct mmsync_writer_opts *o)
 	    (MMSYNC_OPT(o, fd_flags) & ~MMSYNC_FD_FLAGS) ||
 	    (MMSYNC_OPT(o, fd_flags) & MMSYNC_FD_ASYNC &&
 	     MMSYNC_OPT(o, fd_flags) & MMSYNC_FD_INLINE) ||
+	    (MMSYNC_OPT(o, fd_flags) & MMSYNC_FD_FIXED &&
+	     MMSYNC_OPT(o, fd_flags) & MMSYNC_FD_NO_FIXED) ||
 	    MMSYNC_OPT(o, fd_chunk) > MMSYNC_FD_MAX_CHUNK ||
 	    MMSYNC_OPT(o, fd_chunk) % 4096)
 		return -EINVAL;

@@ -73,47 +73,13 @@ static long pool_read(uint64_t page, const char *what)
 	return strtol(buf, NULL, 10);
 }
 
-/*
- * Add @delta pages (negative: remove) to the pool of @page bytes. Returns
- * how many were really added (the kernel may find fewer), or -errno.
- */
-static long pool_add(uint64_t page, long delta)
-{
-	char path[128], buf[32];
-	long cur, now;
-	ssize_t n;
-	int fd;
-
-	pool_file(path, sizeof(path), page, "nr_hugepages");
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	flock(fd, LOCK_EX);
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	buf[n > 0 ? n : 0] = '\0';
-	cur = strtol(buf, NULL, 10);
-	n = snprintf(buf, sizeof(buf), "%ld\n",
-		     cur + delta < 0 ? 0 : cur + delta);
-	if (pwrite(fd, buf, (size_t)n, 0) < 0 && errno != ENOMEM) {
-		now = -errno;
-		goto out;
-	}
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	buf[n > 0 ? n : 0] = '\0';
-	now = strtol(buf, NULL, 10) - cur;
-out:
-	flock(fd, LOCK_UN);
-	close(fd);
-	return now;
-}
-
 static pid_t main_pid;
 static long main_1g; /* 1 GiB pages main() added */
 
 static void give_back_1g(void)
 {
 	if (getpid() == main_pid && main_1g > 0) {
-		pool_add(HP_1G, -main_1g);
+		hugepool_add(HP_1G, -main_1g);
 		main_1g = 0;
 	}
 }
@@ -198,7 +164,7 @@ static void bk_cleanup(FIXTURE_DATA(bk) * self)
 		self->mnt[0] = '\0';
 	}
 	if (self->pages > 0) {
-		pool_add(HP_2M, -self->pages);
+		hugepool_add(HP_2M, -self->pages);
 		self->pages = 0;
 	}
 	tdir_remove(&self->dir);
@@ -225,7 +191,7 @@ static int huge_setup(FIXTURE_DATA(bk) * self,
 		}
 		return 0;
 	}
-	got = pool_add(HP_2M, POOL_2M);
+	got = hugepool_add(HP_2M, POOL_2M);
 	if (got < 0) {
 		snprintf(why, n, "cannot grow the 2 MiB pool: %s",
 			 strerror((int)-got));
@@ -1300,7 +1266,7 @@ int main(int argc, char **argv)
 		atexit(give_back_1g);
 		signal(SIGTERM, on_signal);
 		signal(SIGINT, on_signal);
-		main_1g = pool_add(HP_1G, POOL_1G);
+		main_1g = hugepool_add(HP_1G, POOL_1G);
 		if (main_1g < POOL_1G)
 			give_back_1g(); /* memory too fragmented: skip 1 GiB */
 	}

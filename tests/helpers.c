@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -158,6 +159,42 @@ long slurp(const char *path, unsigned char **out)
 		n += k;
 	close(fd);
 	return n;
+}
+
+/*
+ * Add @delta pages (negative: remove) to the pool of @page bytes. Returns
+ * how many were really added (the kernel may find fewer), or -errno.
+ */
+long hugepool_add(uint64_t page, long delta)
+{
+	char path[128], buf[32];
+	long cur, now;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/hugepages/hugepages-%llukB/nr_hugepages",
+		 (unsigned long long)(page >> 10));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	flock(fd, LOCK_EX);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	cur = strtol(buf, NULL, 10);
+	n = snprintf(buf, sizeof(buf), "%ld\n",
+		     cur + delta < 0 ? 0 : cur + delta);
+	if (pwrite(fd, buf, (size_t)n, 0) < 0 && errno != ENOMEM) {
+		now = -errno;
+		goto out;
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	now = strtol(buf, NULL, 10) - cur;
+out:
+	flock(fd, LOCK_UN);
+	close(fd);
+	return now;
 }
 
 int have_membarrier(void)

@@ -40,6 +40,13 @@ int reap_nohang(int pid);
 /* Read the whole file into a malloc'd buffer; returns its size or -errno. */
 long slurp(const char *path, unsigned char **out);
 
+/*
+ * Add @delta huge pages of @page bytes (negative: remove) to the system
+ * pool, under flock() of its sysfs file so that concurrent runs each undo
+ * only their own delta. Returns how many were really added, or -errno.
+ */
+long hugepool_add(uint64_t page, long delta);
+
 /* Does this kernel have membarrier(GLOBAL_EXPEDITED) for readers? */
 int have_membarrier(void);
 

@@ -69,34 +69,73 @@ static int strict_reader(void *arg)
 	return 5;
 }
 
-static void run(struct __test_metadata *_metadata, int ool)
+FIXTURE(nosys)
 {
-	char name[256], buf[512];
-	struct job j = { .name = name, .ool = ool };
+	struct tdir dir;
+	char name[256];
 	struct mmsync_writer *w;
-	struct result res;
-	struct tdir d;
-	uint64_t n = 0;
-	int pid, st;
-	const char *env = getenv("MMSYNC_NOSYS_READS");
+	int pipe[2];
+};
 
+FIXTURE_VARIANT(nosys)
+{
+	int ool;
+};
+
+FIXTURE_VARIANT_ADD(nosys, inline_path)
+{
+	.ool = 0,
+};
+
+FIXTURE_VARIANT_ADD(nosys, out_of_line_path)
+{
+	.ool = 1,
+};
+
+FIXTURE_SETUP(nosys)
+{
 #if defined(__SANITIZE_THREAD__)
 	/* Its runtime makes syscalls of its own (and forks poorly). */
 	SKIP(return, "TSan build: seccomp strict mode cannot host TSan");
 #endif
+	self->pipe[0] = self->pipe[1] = -1;
+	ASSERT_EQ(0, tdir_make(&self->dir));
+	tdir_chan(&self->dir, "n", self->name, sizeof(self->name));
+	ASSERT_EQ(0, mmsync_writer_open(self->name, NULL, &self->w));
+	ASSERT_EQ(0, pipe(self->pipe));
+}
+
+FIXTURE_TEARDOWN(nosys)
+{
+	if (self->pipe[0] >= 0) {
+		close(self->pipe[0]);
+		close(self->pipe[1]);
+	}
+	mmsync_writer_close(self->w);
+	tdir_remove(&self->dir);
+}
+
+TEST_F(nosys, read_path_makes_no_syscall)
+{
+	struct job j = { .name = self->name, .ool = variant->ool };
+	const char *env = getenv("MMSYNC_NOSYS_READS");
+	struct result res;
+	char buf[512];
+	uint64_t n = 0;
+	int pid, st;
+
 	j.reads = env ? atol(env) : 1000000;
-	ASSERT_EQ(0, tdir_make(&d));
-	tdir_chan(&d, "n", name, sizeof(name));
-	ASSERT_EQ(0, mmsync_writer_open(name, NULL, &w));
+	j.pipe[0] = self->pipe[0];
+	j.pipe[1] = self->pipe[1];
 	memset(buf, 1, sizeof(buf));
-	ASSERT_EQ(0, mmsync_publish(w, buf, 100, NULL));
-	ASSERT_EQ(0, mmsync_publish(w, buf, sizeof(buf), NULL));
-	ASSERT_EQ(0, pipe(j.pipe));
+	ASSERT_EQ(0, mmsync_publish(self->w, buf, 100, NULL));
+	ASSERT_EQ(0, mmsync_publish(self->w, buf, sizeof(buf), NULL));
 	pid = spawn(strict_reader, &j);
 	ASSERT_LT(0, pid);
 	/* Keep publishing (same sizes: no remap) until the child is done. */
 	while (waitpid(pid, &st, WNOHANG) == 0) {
-		mmsync_publish(w, buf, (n++ & 1) ? 100 : sizeof(buf), NULL);
+		mmsync_publish(self->w, buf, (n++ & 1) ? 100 : sizeof(buf),
+			       NULL);
 		usleep(50);
 	}
 	ASSERT_TRUE(WIFEXITED(st)) {
@@ -104,7 +143,7 @@ static void run(struct __test_metadata *_metadata, int ool)
 		       WTERMSIG(st));
 	}
 	ASSERT_EQ(0, WEXITSTATUS(st));
-	ASSERT_EQ(sizeof(res), read(j.pipe[0], &res, sizeof(res)));
+	ASSERT_EQ(sizeof(res), read(self->pipe[0], &res, sizeof(res)));
 	EXPECT_EQ(j.reads, res.reads);
 	EXPECT_LT(res.first_gen, res.last_gen); /* it saw publishes */
 	ksft_print_msg("measured: %ld reads under seccomp strict mode, %ld clean, generations %llu..%llu, %llu publishes meanwhile\n",
@@ -112,20 +151,6 @@ static void run(struct __test_metadata *_metadata, int ool)
 		       (unsigned long long)res.first_gen,
 		       (unsigned long long)res.last_gen,
 		       (unsigned long long)n);
-	close(j.pipe[0]);
-	close(j.pipe[1]);
-	mmsync_writer_close(w);
-	tdir_remove(&d);
-}
-
-TEST(inline_read_path_makes_no_syscall)
-{
-	run(_metadata, 0);
-}
-
-TEST(out_of_line_read_path_makes_no_syscall)
-{
-	run(_metadata, 1);
 }
 
 TEST_HARNESS_MAIN

@@ -17,6 +17,14 @@ case "$note" in
 esac
 
 pass=0 fail=0 skip=0
+# What the tests must leave as they found it.
+snapshot() {
+	ls /dev/shm 2>/dev/null | grep '^mmsync-test-' | sort
+	cat /proc/sys/vm/nr_hugepages 2>/dev/null
+	cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null
+	grep -c hugetlbfs /proc/mounts
+}
+before=$(snapshot)
 if [ $# -gt 0 ]; then
 	tests=$*
 else
@@ -54,5 +62,12 @@ for t in $tests; do
 	fi
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
 done
+after=$(snapshot)
+if [ "$before" != "$after" ]; then
+	echo "# tests left something behind (test dirs in /dev/shm, huge pages, hugetlbfs mounts):"
+	echo "$before" | sed 's/^/#   before: /'
+	echo "$after" | sed 's/^/#   after:  /'
+	fail=$((fail + 1))
+fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
