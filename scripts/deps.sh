@@ -12,7 +12,7 @@ set -eu
 
 build=${1:-build}
 what=${2:-}
-pkgs="gcc make pkg-config libxxhash-dev liburing-dev libbpf-dev libelf-dev zlib1g-dev systemtap-sdt-dev linux-source-6.12 xz-utils strace clang llvm bpftool bpftrace valgrind spin"
+pkgs="gcc g++ make pkg-config libxxhash-dev liburing-dev libbpf-dev libelf-dev zlib1g-dev systemtap-sdt-dev linux-source-6.12 xz-utils strace clang llvm bpftool bpftrace valgrind spin"
 [ "$what" = bench ] && pkgs="$pkgs liblmdb-dev liburcu-dev gnuplot-nox"
 
 missing=""
