@@ -101,7 +101,7 @@ echo "| Torn reads, 1 writer + 1 reader, $(f1 "$t_secs") s each (membarrier / xc
 echo "| 2 MiB vs 4 KiB pages, $hgib GiB random lookups ($hsrc) | $(f1 "$h2") ns | 4 KiB: $(f1 "$h4") ns | $(f2 "$hup")x faster | >= 1.3x | $(verdict ge "$hup" 1.3) |"
 echo "| mmsync_wait CPU per idle waiter, worst interval | | bare nanosleep loop | ${cpu_worst:-n/a} | <= 1.2x at every interval | $(verdict le "$cpu_worst_v" 1.2) |"
 echo "| mmsync_wait p99 <= 1.5 x interval + 100 us | $p99_ok intervals | bare loop: $p99_bare_ok | | every interval | $(verdict [ "${p99_ok%% *}" = "${p99_ok##* }" ]) |"
-echo "| Default poll interval | ${rec:-none} us: $(f2 "$rec_cpu") % of a core idle, p50 $(f1 "$rec_p50") us, p99 $(f1 "$rec_p99") us | library default: 1000 us | | chosen from the curve | |"
+echo "| Default poll interval | ${rec:-none} us: $(f2 "$rec_cpu") % of a core idle, p50 $(f1 "$rec_p50") us, p99 $(f1 "$rec_p99") us | library default: $(($(sed -n "s/^#define MMSYNC_DEFAULT_POLL_NS \([0-9]*\)ll.*/\1/p" lib/internal.h) / 1000)) us | | chosen from the curve | |"
 echo
 
 # ---- notes on what missed -------------------------------------------------

@@ -238,7 +238,7 @@ struct mmsync_reader_opts {
 	size_t sz; /* sizeof(struct mmsync_reader_opts) */
 	uint32_t flags; /* MMSYNC_READ_* */
 	uint32_t __pad0;
-	/* Poll interval of mmsync_wait() in ns; 0 = 1 ms. */
+	/* Poll interval of mmsync_wait() in ns; 0 = 2 ms (README, Benchmarks). */
 	int64_t poll_ns;
 	/*
 	 * Memfd channels: how long mmsync_reader_open() waits for the writer
