@@ -34,7 +34,7 @@ static uint64_t now_ns(void)
 
 /* The measured loop; noinline so that callgrind can collect it alone. */
 __attribute__((noinline)) static uint64_t read_loop(struct mmsync_reader *r,
-						     long n)
+						    long n)
 {
 	struct mmsync_view v;
 	uint64_t sum = 0;
@@ -52,7 +52,8 @@ __attribute__((noinline)) static uint64_t read_loop(struct mmsync_reader *r,
 
 int main(int argc, char **argv)
 {
-	MMSYNC_OPTS(mmsync_writer_opts, wo, .fence_mode = MMSYNC_FENCE_MEMBARRIER);
+	MMSYNC_OPTS(mmsync_writer_opts, wo,
+		    .fence_mode = MMSYNC_FENCE_MEMBARRIER);
 	struct mmsync_writer *w;
 	struct mmsync_reader *r;
 	long iters = 10000000, reps = 5, k;
@@ -75,7 +76,8 @@ int main(int argc, char **argv)
 			reps = atol(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-f membarrier|xchg] [-n ITERS] [-r REPS]\n",
+			fprintf(stderr,
+				"usage: %s [-f membarrier|xchg] [-n ITERS] [-r REPS]\n",
 				argv[0]);
 			return 2;
 		}

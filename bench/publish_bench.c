@@ -258,7 +258,10 @@ static const struct bcase cases[] = {
 
 /* publish_fd's ratios, against each file baseline. */
 static const char *const fd_baselines[] = {
-	"fd_read_commit", "fd_read_raw", "fd_mmap_publish", "fd_mmap_memcpy",
+	"fd_read_commit",
+	"fd_read_raw",
+	"fd_mmap_publish",
+	"fd_mmap_memcpy",
 };
 
 /* $PUBBENCH_ONLY=a,b,...: run only these cases (the others report 0). */
@@ -398,8 +401,7 @@ static double find(const struct result *res, const char *name)
 	return 0;
 }
 
-static void run_size(struct ctx *c, int runs, FILE *csv,
-		     struct result *out)
+static void run_size(struct ctx *c, int runs, FILE *csv, struct result *out)
 {
 	double *v = calloc(NCASES * (size_t)runs, sizeof(double));
 	double *cv = calloc(NCASES * (size_t)runs, sizeof(double));
@@ -438,8 +440,8 @@ static void run_size(struct ctx *c, int runs, FILE *csv,
 		res[i].cpu = median(cv + i * (size_t)runs, runs);
 	}
 	for (i = 0; i < NCASES; i++) {
-		double base = cases[i].baseline ? find(res, cases[i].baseline)
-						: 0;
+		double base =
+			cases[i].baseline ? find(res, cases[i].baseline) : 0;
 
 		if (!on[i])
 			continue;
@@ -506,8 +508,10 @@ static void write_md(FILE *md, const size_t *sizes, size_t n,
 	const struct result *r;
 	size_t i;
 
-	fprintf(md, "GB/s, medians of %d interleaved runs; ratios of "
-		    "medians.\n\n", runs);
+	fprintf(md,
+		"GB/s, medians of %d interleaved runs; ratios of "
+		"medians.\n\n",
+		runs);
 	fprintf(md, "**publish_fd from a page-cached file** (ext4, "
 		    "fsync'ed) into a tmpfs slot\n\n"
 		    "| size | publish_fd | read()+commit | read() only | "
@@ -516,8 +520,9 @@ static void write_md(FILE *md, const size_t *sizes, size_t n,
 		    "|---|---|---|---|---|---|---|---|---|---|\n");
 	for (i = 0; i < n; i++) {
 		r = all[i];
-		fprintf(md, "| %zu MiB | %.2f | %.2f | %.2f | %.2f | %.2f | "
-			    "**%.2fx** | %.2fx | %.2fx | %.2fx |\n",
+		fprintf(md,
+			"| %zu MiB | %.2f | %.2f | %.2f | %.2f | %.2f | "
+			"**%.2fx** | %.2fx | %.2fx | %.2fx |\n",
 			sizes[i] >> 20, find(r, "fd_publish"),
 			find(r, "fd_read_commit"), find(r, "fd_read_raw"),
 			find(r, "fd_mmap_publish"), find(r, "fd_mmap_memcpy"),
@@ -533,8 +538,9 @@ static void write_md(FILE *md, const size_t *sizes, size_t n,
 		    "|---|---|---|---|---|---|---|---|\n");
 	for (i = 0; i < n; i++) {
 		r = all[i];
-		fprintf(md, "| %zu MiB | %.2f | %.2f | %.2f | %.2f | "
-			    "**%.2fx** | %.2fx | %.2fx |\n",
+		fprintf(md,
+			"| %zu MiB | %.2f | %.2f | %.2f | %.2f | "
+			"**%.2fx** | %.2fx | %.2fx |\n",
 			sizes[i] >> 20, find(r, "mem_publish"),
 			find(r, "mem_reserve"), find(r, "mem_iov"),
 			find(r, "mem_memcpy_xxh3"),
@@ -552,16 +558,18 @@ static void write_md(FILE *md, const size_t *sizes, size_t n,
 		r = all[i];
 		if (!find(r, "fd_publish_inline"))
 			continue;
-		fprintf(md, "| %zu MiB | %.2f (%.2f/cpu-s) | %.2f (%.2f) | "
-			    "%.2f (%.2f) | %.2f (%.2f) | %.2f (%.2f) | "
-			    "%.2fx | %.2fx |\n", sizes[i] >> 20,
-			find(r, "fd_publish"), cpu_of(r, "fd_publish"),
-			find(r, "fd_publish_async"),
+		fprintf(md,
+			"| %zu MiB | %.2f (%.2f/cpu-s) | %.2f (%.2f) | "
+			"%.2f (%.2f) | %.2f (%.2f) | %.2f (%.2f) | "
+			"%.2fx | %.2fx |\n",
+			sizes[i] >> 20, find(r, "fd_publish"),
+			cpu_of(r, "fd_publish"), find(r, "fd_publish_async"),
 			cpu_of(r, "fd_publish_async"),
 			find(r, "fd_publish_inline"),
 			cpu_of(r, "fd_publish_inline"),
-			find(r, "fd_publish_sync"), cpu_of(r, "fd_publish_sync"),
-			find(r, "fd_read_commit"), cpu_of(r, "fd_read_commit"),
+			find(r, "fd_publish_sync"),
+			cpu_of(r, "fd_publish_sync"), find(r, "fd_read_commit"),
+			cpu_of(r, "fd_read_commit"),
 			ratio(r, "fd_publish_async", "fd_read_commit"),
 			ratio(r, "fd_publish_inline", "fd_read_commit"));
 	}
@@ -602,24 +610,28 @@ static void sweep(struct ctx *c, const char *chan, int runs, FILE *csv,
 		runs = 64;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", c->src_fd);
 	fd_direct = open(proc, O_RDONLY | O_DIRECT | O_CLOEXEC);
-	fprintf(md, "\n### publish_fd sweep, %zu MiB: GB/s and (ratio to "
-		    "the read() loop + commit from the same fd), medians of "
-		    "%d\n", c->size >> 20, runs);
+	fprintf(md,
+		"\n### publish_fd sweep, %zu MiB: GB/s and (ratio to "
+		"the read() loop + commit from the same fd), medians of "
+		"%d\n",
+		c->size >> 20, runs);
 	for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
 		if (modes[m].direct && fd_direct < 0) {
 			fprintf(md, "\nO_DIRECT: not supported here\n");
 			continue;
 		}
 		c->src_fd = modes[m].direct ? fd_direct : fd_cached;
-		fprintf(md, "\n%s | 64 KiB | 256 KiB | 1 MiB | 4 MiB\n"
-			    "---|---|---|---|---\n", modes[m].name);
+		fprintf(md,
+			"\n%s | 64 KiB | 256 KiB | 1 MiB | 4 MiB\n"
+			"---|---|---|---|---\n",
+			modes[m].name);
 		for (d = 0; d < sizeof(depths) / sizeof(depths[0]); d++) {
 			fprintf(md, "depth %u", depths[d]);
 			for (k = 0; k < sizeof(chunks) / sizeof(chunks[0]);
 			     k++) {
-				c->w_fd = open_writer(chan, depths[d],
-						      chunks[k],
-						      modes[m].flags);
+				c->w_fd =
+					open_writer(chan, depths[d], chunks[k],
+						    modes[m].flags);
 				fd_publish(c);
 				fd_read_commit(c);
 				for (r = 0; r < runs; r++) {
@@ -629,16 +641,17 @@ static void sweep(struct ctx *c, const char *chan, int runs, FILE *csv,
 				mmsync_writer_close(c->w_fd);
 				g = median(v, runs);
 				bg = median(bv, runs);
-				fprintf(csv, "%zu,%s,%u,%llu,%d,%.3f,%.3f,%.3f\n",
+				fprintf(csv,
+					"%zu,%s,%u,%llu,%d,%.3f,%.3f,%.3f\n",
 					c->size, modes[m].name, depths[d],
-					(unsigned long long)chunks[k], runs,
-					g, bg, g / bg);
+					(unsigned long long)chunks[k], runs, g,
+					bg, g / bg);
 				fprintf(md, " | %.2f (%.2fx)", g, g / bg);
 				printf("%-7s depth %2u chunk %5llu KiB: %.2f GB/s,"
 				       " read loop %.2f, %.2fx\n",
 				       modes[m].name, depths[d],
-				       (unsigned long long)(chunks[k] >> 10),
-				       g, bg, g / bg);
+				       (unsigned long long)(chunks[k] >> 10), g,
+				       bg, g / bg);
 				fflush(stdout);
 			}
 			fprintf(md, "\n");
@@ -690,7 +703,8 @@ int main(int argc, char **argv)
 			break;
 		default:
 			die("usage: %s [-r RUNS>=5] [-q] [-d DIR] [-o CSV] "
-			    "[-m MD] [--sweep]", argv[0]);
+			    "[-m MD] [--sweep]",
+			    argv[0]);
 		}
 	}
 	if (runs < 5 || runs > 64)

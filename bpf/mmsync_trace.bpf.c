@@ -81,23 +81,40 @@ static __always_inline __u64 reg(struct pt_regs *ctx, __u8 r)
 	 * computed offset, which the verifier rejects for a context pointer.
 	 */
 	switch (r) {
-	case MT_REG_AX: return BPF_CORE_READ(ctx, ax);
-	case MT_REG_BX: return BPF_CORE_READ(ctx, bx);
-	case MT_REG_CX: return BPF_CORE_READ(ctx, cx);
-	case MT_REG_DX: return BPF_CORE_READ(ctx, dx);
-	case MT_REG_SI: return BPF_CORE_READ(ctx, si);
-	case MT_REG_DI: return BPF_CORE_READ(ctx, di);
-	case MT_REG_BP: return BPF_CORE_READ(ctx, bp);
-	case MT_REG_SP: return BPF_CORE_READ(ctx, sp);
-	case MT_REG_R8: return BPF_CORE_READ(ctx, r8);
-	case MT_REG_R9: return BPF_CORE_READ(ctx, r9);
-	case MT_REG_R10: return BPF_CORE_READ(ctx, r10);
-	case MT_REG_R11: return BPF_CORE_READ(ctx, r11);
-	case MT_REG_R12: return BPF_CORE_READ(ctx, r12);
-	case MT_REG_R13: return BPF_CORE_READ(ctx, r13);
-	case MT_REG_R14: return BPF_CORE_READ(ctx, r14);
-	case MT_REG_R15: return BPF_CORE_READ(ctx, r15);
-	case MT_REG_IP: return BPF_CORE_READ(ctx, ip);
+	case MT_REG_AX:
+		return BPF_CORE_READ(ctx, ax);
+	case MT_REG_BX:
+		return BPF_CORE_READ(ctx, bx);
+	case MT_REG_CX:
+		return BPF_CORE_READ(ctx, cx);
+	case MT_REG_DX:
+		return BPF_CORE_READ(ctx, dx);
+	case MT_REG_SI:
+		return BPF_CORE_READ(ctx, si);
+	case MT_REG_DI:
+		return BPF_CORE_READ(ctx, di);
+	case MT_REG_BP:
+		return BPF_CORE_READ(ctx, bp);
+	case MT_REG_SP:
+		return BPF_CORE_READ(ctx, sp);
+	case MT_REG_R8:
+		return BPF_CORE_READ(ctx, r8);
+	case MT_REG_R9:
+		return BPF_CORE_READ(ctx, r9);
+	case MT_REG_R10:
+		return BPF_CORE_READ(ctx, r10);
+	case MT_REG_R11:
+		return BPF_CORE_READ(ctx, r11);
+	case MT_REG_R12:
+		return BPF_CORE_READ(ctx, r12);
+	case MT_REG_R13:
+		return BPF_CORE_READ(ctx, r13);
+	case MT_REG_R14:
+		return BPF_CORE_READ(ctx, r14);
+	case MT_REG_R15:
+		return BPF_CORE_READ(ctx, r15);
+	case MT_REG_IP:
+		return BPF_CORE_READ(ctx, ip);
 	}
 	return 0;
 }
@@ -162,10 +179,11 @@ static __always_inline __u32 ns_tgid(void)
 	if (!p)
 		return 0;
 	level = BPF_CORE_READ(p, level);
-	bpf_probe_read_kernel(&nr, sizeof(nr),
-			      (char *)p + bpf_core_field_offset(struct pid, numbers) +
-				      (__u64)level * bpf_core_type_size(struct upid) +
-				      bpf_core_field_offset(struct upid, nr));
+	bpf_probe_read_kernel(
+		&nr, sizeof(nr),
+		(char *)p + bpf_core_field_offset(struct pid, numbers) +
+			(__u64)level * bpf_core_type_size(struct upid) +
+			bpf_core_field_offset(struct upid, nr));
 	return nr;
 }
 

@@ -28,7 +28,8 @@ int main(int argc, char **argv)
 
 	err = mmsync_reader_open(name, NULL, &r);
 	if (err) {
-		fprintf(stderr, "read_loop: open %s: %s\n", name, strerror(-err));
+		fprintf(stderr, "read_loop: open %s: %s\n", name,
+			strerror(-err));
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &a);
@@ -39,7 +40,8 @@ int main(int argc, char **argv)
 		clean += mmsync_read_end(r, &v) == 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	ns = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+	ns = (double)(b.tv_sec - a.tv_sec) * 1e9 +
+	     (double)(b.tv_nsec - a.tv_nsec);
 	printf("read_loop: %ld reads, %ld clean, %.2f ns/read (checksum byte sum %llu)\n",
 	       n, clean, n ? ns / (double)n : 0.0, (unsigned long long)sum);
 	mmsync_reader_close(r);

@@ -87,20 +87,20 @@ struct mmsync_reader;
  * named zero.
  * Example: MMSYNC_OPTS(mmsync_writer_opts, o, .grace_ns = 50000000);
  */
-#define MMSYNC_OPTS(TYPE, NAME, ...)                                        \
-	struct TYPE NAME = ({                                               \
-		MMSYNC__DIAG_PUSH                                           \
-		struct TYPE NAME##__init = { .sz = sizeof(struct TYPE),     \
-					     __VA_ARGS__ };                 \
-		MMSYNC__DIAG_POP                                            \
-		NAME##__init;                                               \
+#define MMSYNC_OPTS(TYPE, NAME, ...)                                    \
+	struct TYPE NAME = ({                                           \
+		MMSYNC__DIAG_PUSH                                       \
+		struct TYPE NAME##__init = { .sz = sizeof(struct TYPE), \
+					     __VA_ARGS__ };             \
+		MMSYNC__DIAG_POP                                        \
+		NAME##__init;                                           \
 	})
 
 #ifdef __cplusplus
 /* C++ -Wextra warns about the fields a designated initializer leaves out. */
-#define MMSYNC__DIAG_PUSH                                                   \
-	_Pragma("GCC diagnostic push")                                      \
-	_Pragma("GCC diagnostic ignored \"-Wmissing-field-initializers\"")
+#define MMSYNC__DIAG_PUSH                       \
+	_Pragma("GCC diagnostic push") _Pragma( \
+		"GCC diagnostic ignored \"-Wmissing-field-initializers\"")
 #define MMSYNC__DIAG_POP _Pragma("GCC diagnostic pop")
 #else
 #define MMSYNC__DIAG_PUSH
@@ -375,9 +375,8 @@ struct iovec;
  *         snapshot stays current and intact. A stream source may have been
  *         partly consumed.
  */
-MMSYNC_API int mmsync_publish_fd(struct mmsync_writer *w, int fd,
-				 off_t offset, size_t len,
-				 struct mmsync_publish_info *info);
+MMSYNC_API int mmsync_publish_fd(struct mmsync_writer *w, int fd, off_t offset,
+				 size_t len, struct mmsync_publish_info *info);
 
 /**
  * @brief Publish the concatenation of @n buffers (gather publish), copied
@@ -542,8 +541,7 @@ struct mmsync_reader_info {
 };
 
 /** Called for each used reader entry; return non-zero to stop. */
-typedef int (*mmsync_reader_fn)(const struct mmsync_reader_info *ri,
-				void *arg);
+typedef int (*mmsync_reader_fn)(const struct mmsync_reader_info *ri, void *arg);
 
 /**
  * @brief Call @fn for every used entry of channel @name's reader table,

@@ -61,10 +61,9 @@ static uint32_t scan(struct mmsync_writer *w, uint64_t next, bool force,
 		p = __atomic_load_n(&e->pin, __ATOMIC_ACQUIRE);
 		if (!blocks(p, next))
 			continue;
-		alive = mmsync_byte_locked(w->state_fd,
-					   (off_t)(MMSYNC_HDR_SIZE +
-						   (uint64_t)i *
-							   MMSYNC_ENTRY_SIZE));
+		alive = mmsync_byte_locked(
+			w->state_fd, (off_t)(MMSYNC_HDR_SIZE +
+					     (uint64_t)i * MMSYNC_ENTRY_SIZE));
 		if (alive == 0) {
 			if (evict(e, p)) {
 				info->reclaimed++;
@@ -127,7 +126,8 @@ int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,
 					     READ_SHARED(st->refusals) + 1);
 				info->waited_ns = now - start;
 				MMSYNC_PROBE5(grace_end, w->chan_id, next,
-					      info->waited_ns, busy, -ETIMEDOUT);
+					      info->waited_ns, busy,
+					      -ETIMEDOUT);
 				return -ETIMEDOUT;
 			}
 			/*
@@ -145,9 +145,9 @@ int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,
 			sched_yield();
 			continue;
 		}
-		mmsync_sleep_ns(delay < (int64_t)(deadline - now)
-					? delay
-					: (int64_t)(deadline - now));
+		mmsync_sleep_ns(delay < (int64_t)(deadline - now) ?
+					delay :
+					(int64_t)(deadline - now));
 		if (delay < MAX_SLEEP_NS)
 			delay *= 2;
 	}

@@ -52,18 +52,18 @@ struct mmsync_writer {
 /* Limits of the publish_fd options (checked by mmsync_writer_open). */
 #define MMSYNC_FD_MAX_DEPTH 1024u
 #define MMSYNC_FD_MAX_CHUNK (64u << 20)
-#define MMSYNC_FD_FLAGS                                                  \
-	(MMSYNC_FD_NO_FIXED | MMSYNC_FD_ASYNC | MMSYNC_FD_NO_URING |     \
+#define MMSYNC_FD_FLAGS                                              \
+	(MMSYNC_FD_NO_FIXED | MMSYNC_FD_ASYNC | MMSYNC_FD_NO_URING | \
 	 MMSYNC_FD_INLINE | MMSYNC_FD_FIXED)
 
 /*
  * Field @f of options @o, or 0 when the caller's struct (o->sz) is too
  * old to have it: such a caller never meant to set it.
  */
-#define MMSYNC_OPT(o, f)                                                   \
-	((o) && (o)->sz >= offsetof(__typeof__(*(o)), f) + sizeof((o)->f) \
-		 ? (o)->f                                                   \
-		 : 0)
+#define MMSYNC_OPT(o, f)                                                    \
+	((o) && (o)->sz >= offsetof(__typeof__(*(o)), f) + sizeof((o)->f) ? \
+		 (o)->f :                                                   \
+		 0)
 
 struct mmsync_reader {
 	struct mmsync__rfast f; /* must stay first: the inline fast path */

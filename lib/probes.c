@@ -11,8 +11,8 @@
 
 #ifndef MMSYNC_NO_PROBES
 
-#define SEMA(name)                                                         \
-	unsigned short mmsync_##name##_semaphore                            \
+#define SEMA(name)                               \
+	unsigned short mmsync_##name##_semaphore \
 		__attribute__((section(".probes"), used))
 
 SEMA(publish_begin);

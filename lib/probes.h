@@ -33,8 +33,8 @@
 #define _SDT_HAS_SEMAPHORES 1
 #include <sys/sdt.h>
 
-#define MMSYNC_SEMA_DECL(name)                                             \
-	extern unsigned short mmsync_##name##_semaphore                     \
+#define MMSYNC_SEMA_DECL(name)                          \
+	extern unsigned short mmsync_##name##_semaphore \
 		__attribute__((visibility("hidden")))
 
 MMSYNC_SEMA_DECL(pin);
@@ -53,15 +53,15 @@ MMSYNC_SEMA_DECL(remap);
  * that misses the change for a moment is simply not traced. Pairs with
  * nothing.
  */
-#define MMSYNC_PROBE_ON(name)                                              \
-	__builtin_expect(__atomic_load_n(&mmsync_##name##_semaphore,        \
-					 __ATOMIC_RELAXED) != 0,            \
+#define MMSYNC_PROBE_ON(name)                                        \
+	__builtin_expect(__atomic_load_n(&mmsync_##name##_semaphore, \
+					 __ATOMIC_RELAXED) != 0,     \
 			 0)
 
 #define MMSYNC_PROBE2(name, a, b) STAP_PROBE2(mmsync, name, a, b)
 #define MMSYNC_PROBE3(name, a, b, c) STAP_PROBE3(mmsync, name, a, b, c)
 #define MMSYNC_PROBE4(name, a, b, c, d) STAP_PROBE4(mmsync, name, a, b, c, d)
-#define MMSYNC_PROBE5(name, a, b, c, d, e)                                 \
+#define MMSYNC_PROBE5(name, a, b, c, d, e) \
 	STAP_PROBE5(mmsync, name, a, b, c, d, e)
 
 #else /* MMSYNC_NO_PROBES */
@@ -69,9 +69,9 @@ MMSYNC_SEMA_DECL(remap);
 #define MMSYNC_PROBE_ON(name) 0
 #define MMSYNC_PROBE2(name, a, b) ((void)(a), (void)(b))
 #define MMSYNC_PROBE3(name, a, b, c) ((void)(a), (void)(b), (void)(c))
-#define MMSYNC_PROBE4(name, a, b, c, d)                                    \
+#define MMSYNC_PROBE4(name, a, b, c, d) \
 	((void)(a), (void)(b), (void)(c), (void)(d))
-#define MMSYNC_PROBE5(name, a, b, c, d, e)                                 \
+#define MMSYNC_PROBE5(name, a, b, c, d, e) \
 	((void)(a), (void)(b), (void)(c), (void)(d), (void)(e))
 
 #endif /* MMSYNC_NO_PROBES */
@@ -85,9 +85,8 @@ extern uint32_t mmsync_pin_probes __attribute__((visibility("hidden")));
 extern const uint32_t mmsync_ool_always __attribute__((visibility("hidden")));
 
 /* Is a tracer attached to pin or unpin? Relaxed, as MMSYNC__OOL(). */
-#define MMSYNC_PIN_TRACED()                                                \
-	__builtin_expect(__atomic_load_n(&mmsync_pin_probes,                \
-					 __ATOMIC_RELAXED) != 0,            \
-			 0)
+#define MMSYNC_PIN_TRACED() \
+	__builtin_expect(   \
+		__atomic_load_n(&mmsync_pin_probes, __ATOMIC_RELAXED) != 0, 0)
 
 #endif /* MMSYNC_PROBES_H */

@@ -239,10 +239,11 @@ static int reg_update(struct mmsync_uring *u, int i, unsigned char *base,
 	/* Entries past the new length are emptied ({NULL, 0}). */
 	for (k = 0; k < n; k++) {
 		iov[k].iov_base = base + (uint64_t)k * PIECE;
-		iov[k].iov_len = (size_t)min_u64(len - (uint64_t)k * PIECE, PIECE);
+		iov[k].iov_len =
+			(size_t)min_u64(len - (uint64_t)k * PIECE, PIECE);
 	}
-	ret = io_uring_register_buffers_update_tag(&u->ring, (unsigned int)i * PIECES,
-						   iov, NULL, nr);
+	ret = io_uring_register_buffers_update_tag(
+		&u->ring, (unsigned int)i * PIECES, iov, NULL, nr);
 	free(iov);
 	if (ret >= 0 && (unsigned int)ret != nr)
 		ret = -EFAULT;
@@ -256,9 +257,8 @@ static void reg_clear(struct mmsync_uring *u, int i)
 
 	iov = nr ? calloc(nr, sizeof(*iov)) : NULL;
 	if (iov)
-		io_uring_register_buffers_update_tag(&u->ring,
-						     (unsigned int)i * PIECES,
-						     iov, NULL, nr);
+		io_uring_register_buffers_update_tag(
+			&u->ring, (unsigned int)i * PIECES, iov, NULL, nr);
 	free(iov);
 }
 
@@ -318,8 +318,8 @@ static int room(struct fill *f, uint64_t need, struct mmsync_publish_info *info)
 	 * Register the whole mapping when that is what we were handed, so
 	 * that publishes of other sizes reuse the registration.
 	 */
-	len = f->w->map[i] == p && f->w->map_len[i] >= need ? f->w->map_len[i]
-							      : need;
+	len = f->w->map[i] == p && f->w->map_len[i] >= need ? f->w->map_len[i] :
+							      need;
 	f->fixed = reg_slot(f->u, i, p, len);
 	return 0;
 }
@@ -512,8 +512,8 @@ static void on_cqe(struct fill *f, uint64_t data, int res)
 	r->busy = false;
 	if (data & TAG_POLL) {
 		/* Readable (or hung up: the read will say 0 or the error). */
-		act = res < 0 && res != -EINTR && res != -EAGAIN ? R_DONE
-								  : R_AGAIN;
+		act = res < 0 && res != -EINTR && res != -EAGAIN ? R_DONE :
+								   R_AGAIN;
 		if (act == R_DONE)
 			fail(f, res);
 	} else if (f->fixed && (res == -EFAULT || res == -EOPNOTSUPP)) {
@@ -550,7 +550,8 @@ static void reap_ready(struct fill *f)
 	struct io_uring_cqe *cqe;
 	unsigned int head, n = 0;
 
-	io_uring_for_each_cqe(&f->u->ring, head, cqe) {
+	io_uring_for_each_cqe(&f->u->ring, head, cqe)
+	{
 		on_cqe(f, cqe->user_data, cqe->res);
 		n++;
 	}
@@ -567,7 +568,8 @@ static int reap(struct fill *f)
 	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
 	    ret != -ENOMEM)
 		return ret;
-	io_uring_for_each_cqe(&f->u->ring, head, cqe) {
+	io_uring_for_each_cqe(&f->u->ring, head, cqe)
+	{
 		on_cqe(f, cqe->user_data, cqe->res);
 		n++;
 	}
@@ -827,8 +829,8 @@ static int setup(struct fill *f, int fd, off_t offset, size_t len,
 	return 0;
 }
 
-int mmsync_publish_fd(struct mmsync_writer *w, int fd, off_t offset,
-		      size_t len, struct mmsync_publish_info *info)
+int mmsync_publish_fd(struct mmsync_writer *w, int fd, off_t offset, size_t len,
+		      struct mmsync_publish_info *info)
 {
 	struct mmsync_publish_info tmp;
 	struct req one;
@@ -850,8 +852,7 @@ int mmsync_publish_fd(struct mmsync_writer *w, int fd, off_t offset,
 	if (err)
 		goto out;
 	if (!(w->fd_flags & MMSYNC_FD_NO_URING)) {
-		f->u = get_ring(w, w->fd_depth ? w->fd_depth : DEF_DEPTH,
-				&err);
+		f->u = get_ring(w, w->fd_depth ? w->fd_depth : DEF_DEPTH, &err);
 		if (err)
 			goto out;
 	}

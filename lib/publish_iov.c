@@ -71,8 +71,8 @@ static uint64_t gather_and_hash(unsigned char *dst, const struct iovec *iov,
 	return XXH3_64bits_digest(&st);
 }
 
-int mmsync_publish_iov(struct mmsync_writer *w, const struct iovec *iov,
-		       int n, struct mmsync_publish_info *info)
+int mmsync_publish_iov(struct mmsync_writer *w, const struct iovec *iov, int n,
+		       struct mmsync_publish_info *info)
 {
 	struct mmsync_publish_info tmp;
 	unsigned char *dst;

@@ -112,8 +112,8 @@ int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
 	r->f.pin = &r->ent->pin;
 	r->f.slot = r->hdr->slot;
 	/* The inline path tests one word: see mmsync__rfast.ool. */
-	r->f.ool = (r->f.flags & MMSYNC__F_SLOW) ? &mmsync_ool_always
-						 : &mmsync_pin_probes;
+	r->f.ool = (r->f.flags & MMSYNC__F_SLOW) ? &mmsync_ool_always :
+						   &mmsync_pin_probes;
 	r->chan_id = mmsync_chan_id(r->state_fd);
 	/*
 	 * Map the slots that exist now, so that reads make no syscall from
@@ -143,7 +143,8 @@ void mmsync_reader_close(struct mmsync_reader *r)
 		/* A traced view closed by close: the tracer sees it end. */
 		if (r->f.pinned & MMSYNC__PIN_TRACED)
 			MMSYNC_PROBE4(unpin, r->chan_id,
-				      r->f.pinned & ~MMSYNC__PIN_TRACED, r->idx, 0);
+				      r->f.pinned & ~MMSYNC__PIN_TRACED, r->idx,
+				      0);
 	}
 	for (i = 0; i < 2; i++) {
 		if (r->f.len[i])
@@ -335,8 +336,7 @@ uint64_t mmsync_reader_gen(const struct mmsync_reader *r)
 	return __atomic_load_n(&r->hdr->gen, __ATOMIC_ACQUIRE);
 }
 
-int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen,
-		int64_t timeout_ns)
+int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen, int64_t timeout_ns)
 {
 	uint64_t start, now, left;
 
@@ -348,16 +348,17 @@ int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen,
 			return 0;
 		/* A memfd channel ends with its writer: say so, once it did. */
 		if (r->handoff &&
-		    mmsync_byte_locked(r->state_fd, MMSYNC_WRITER_LOCK_OFF) == 0)
+		    mmsync_byte_locked(r->state_fd, MMSYNC_WRITER_LOCK_OFF) ==
+			    0)
 			return -EPIPE;
 		if (timeout_ns == 0)
 			return -ETIMEDOUT;
 		now = mmsync_now_ns();
 		if (timeout_ns > 0 && now - start >= (uint64_t)timeout_ns)
 			return -ETIMEDOUT;
-		left = timeout_ns > 0 ? (uint64_t)timeout_ns - (now - start)
-				      : UINT64_MAX;
-		mmsync_sleep_ns(left < (uint64_t)r->poll_ns ? (int64_t)left
-							    : r->poll_ns);
+		left = timeout_ns > 0 ? (uint64_t)timeout_ns - (now - start) :
+					UINT64_MAX;
+		mmsync_sleep_ns(left < (uint64_t)r->poll_ns ? (int64_t)left :
+							      r->poll_ns);
 	}
 }

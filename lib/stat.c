@@ -98,8 +98,8 @@ static int ro_open(const char *name, struct ro_chan *c)
 		err = -errno;
 		goto fail;
 	}
-	err = mmsync_state_check(p, claimed_size(p, (uint64_t)st.st_size,
-						 page, huge));
+	err = mmsync_state_check(
+		p, claimed_size(p, (uint64_t)st.st_size, page, huge));
 	munmap(p, page);
 	if (err)
 		goto fail;
@@ -111,9 +111,8 @@ static int ro_open(const char *name, struct ro_chan *c)
 	c->hdr = p;
 	c->len = (size_t)st.st_size;
 	/* Re-check: the file could have been swapped between the two maps. */
-	err = mmsync_state_check(c->hdr, claimed_size(c->hdr,
-						      (uint64_t)st.st_size,
-						      page, huge));
+	err = mmsync_state_check(
+		c->hdr, claimed_size(c->hdr, (uint64_t)st.st_size, page, huge));
 	if (err)
 		goto fail;
 	return 0;
@@ -165,8 +164,7 @@ static uint32_t table_bound(const struct mmsync_hdr *h)
 static bool entry_info(const struct ro_chan *c, uint32_t i, uint64_t gen,
 		       uint64_t now, struct mmsync_reader_info *ri)
 {
-	const struct mmsync_entry *e =
-		mmsync_entry_at((void *)c->hdr, i);
+	const struct mmsync_entry *e = mmsync_entry_at((void *)c->hdr, i);
 	uint64_t pin, opened;
 	int alive;
 

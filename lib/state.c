@@ -86,8 +86,8 @@ int mmsync_map_state(int fd, struct mmsync_hdr **out, size_t *len)
 	p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	err = mmsync_state_check(p, state_size(p, (uint64_t)st.st_size, page,
-					       huge));
+	err = mmsync_state_check(
+		p, state_size(p, (uint64_t)st.st_size, page, huge));
 	munmap(p, page);
 	if (err)
 		return err;
@@ -96,8 +96,8 @@ int mmsync_map_state(int fd, struct mmsync_hdr **out, size_t *len)
 	if (p == MAP_FAILED)
 		return -errno;
 	/* Re-check: the file could have been swapped between the two maps. */
-	err = mmsync_state_check(p, state_size(p, (uint64_t)st.st_size, page,
-					       huge));
+	err = mmsync_state_check(
+		p, state_size(p, (uint64_t)st.st_size, page, huge));
 	if (err) {
 		munmap(p, (size_t)st.st_size);
 		return err;

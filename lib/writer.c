@@ -52,9 +52,8 @@ static int check_opts(const struct mmsync_writer_opts *o)
 		return 0;
 	if (o->grace_ns < 0 || o->grace_policy > MMSYNC_GRACE_REFUSE ||
 	    o->fence_mode > MMSYNC_FENCE_XCHG ||
-	    o->max_readers > MMSYNC_MAX_ENTRIES ||
-	    (o->data_mode & ~07777u) || (o->state_mode & ~07777u) ||
-	    o->initial_capacity > MMSYNC_MAX_CAP)
+	    o->max_readers > MMSYNC_MAX_ENTRIES || (o->data_mode & ~07777u) ||
+	    (o->state_mode & ~07777u) || o->initial_capacity > MMSYNC_MAX_CAP)
 		return -EINVAL;
 	if (MMSYNC_OPT(o, fd_depth) > MMSYNC_FD_MAX_DEPTH ||
 	    (MMSYNC_OPT(o, fd_flags) & ~MMSYNC_FD_FLAGS) ||
@@ -86,8 +85,8 @@ static uint32_t pick_fence(uint32_t asked)
 	return MMSYNC_FENCE_XCHG;
 #else
 	if (asked == MMSYNC_FENCE_AUTO)
-		return mmsync_membarrier_available() ? MMSYNC_FENCE_MEMBARRIER
-						     : MMSYNC_FENCE_XCHG;
+		return mmsync_membarrier_available() ? MMSYNC_FENCE_MEMBARRIER :
+						       MMSYNC_FENCE_XCHG;
 	return asked;
 #endif
 }
@@ -96,11 +95,11 @@ static int open_state(struct mmsync_writer *w, const char *name,
 		      const struct mmsync_writer_opts *o, bool *fresh)
 {
 	struct mmsync_create a = {
-		.nr_entries = o && o->max_readers ? o->max_readers
-						  : MMSYNC_DEFAULT_ENTRIES,
+		.nr_entries = o && o->max_readers ? o->max_readers :
+						    MMSYNC_DEFAULT_ENTRIES,
 		.fence_mode = pick_fence(o ? o->fence_mode : 0),
-		.state_mode = o && o->state_mode ? o->state_mode
-						 : MMSYNC_DEFAULT_STATE_MODE,
+		.state_mode = o && o->state_mode ? o->state_mode :
+						   MMSYNC_DEFAULT_STATE_MODE,
 	};
 	int err;
 
@@ -142,8 +141,8 @@ int mmsync_writer_open(const char *name, const struct mmsync_writer_opts *o,
 	w->state_fd = w->data_fd[0] = w->data_fd[1] = -1;
 	w->grace_ns = o && o->grace_ns ? o->grace_ns : MMSYNC_DEFAULT_GRACE_NS;
 	w->policy = o ? o->grace_policy : MMSYNC_GRACE_EVICT;
-	w->data_mode = o && o->data_mode ? o->data_mode
-					 : MMSYNC_DEFAULT_DATA_MODE;
+	w->data_mode =
+		o && o->data_mode ? o->data_mode : MMSYNC_DEFAULT_DATA_MODE;
 	w->fd_depth = MMSYNC_OPT(o, fd_depth);
 	w->fd_flags = MMSYNC_OPT(o, fd_flags);
 	w->fd_chunk = MMSYNC_OPT(o, fd_chunk);

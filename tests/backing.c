@@ -111,31 +111,26 @@ FIXTURE_VARIANT(bk)
 	bool abstract; /* memfd: "@name" instead of NAME_sock */
 };
 
-FIXTURE_VARIANT_ADD(bk, tmpfs)
-{
+FIXTURE_VARIANT_ADD(bk, tmpfs){
 	.backing = MMSYNC_BACKING_FILES,
 };
 
-FIXTURE_VARIANT_ADD(bk, hugetlbfs)
-{
+FIXTURE_VARIANT_ADD(bk, hugetlbfs){
 	.backing = MMSYNC_BACKING_FILES,
 	.huge = HP_2M,
 };
 
-FIXTURE_VARIANT_ADD(bk, memfd)
-{
+FIXTURE_VARIANT_ADD(bk, memfd){
 	.backing = MMSYNC_BACKING_MEMFD,
 };
 
-FIXTURE_VARIANT_ADD(bk, memfd_huge2m)
-{
+FIXTURE_VARIANT_ADD(bk, memfd_huge2m){
 	.backing = MMSYNC_BACKING_MEMFD,
 	.huge = HP_2M,
 	.abstract = true,
 };
 
-FIXTURE_VARIANT_ADD(bk, memfd_huge1g)
-{
+FIXTURE_VARIANT_ADD(bk, memfd_huge1g){
 	.backing = MMSYNC_BACKING_MEMFD,
 	.huge = HP_1G,
 	.abstract = true,
@@ -172,8 +167,7 @@ static void bk_cleanup(FIXTURE_DATA(bk) * self)
 
 /* Pages and a mount for a hugetlb variant; 0 or a reason in @why. */
 static int huge_setup(FIXTURE_DATA(bk) * self,
-		      const FIXTURE_VARIANT(bk) * variant, char *why,
-		      size_t n)
+		      const FIXTURE_VARIANT(bk) * variant, char *why, size_t n)
 {
 	char opts[64];
 	long got;
@@ -289,8 +283,7 @@ static int bk_writer(FIXTURE_DATA(bk) * self,
 		     struct mmsync_writer **w)
 {
 	MMSYNC_OPTS(mmsync_writer_opts, o, .backing = variant->backing,
-		    .huge_page_size = variant->huge,
-		    .grace_ns = 100000000);
+		    .huge_page_size = variant->huge, .grace_ns = 100000000);
 
 	return mmsync_writer_open(self->name, &o, w);
 }
@@ -312,9 +305,8 @@ FIXTURE_SETUP(bk)
 		ASSERT_TRUE(0) TH_LOG("tdir_make: %s", strerror(errno));
 	}
 	if (variant->abstract)
-		snprintf(self->name, sizeof(self->name),
-			 "@mmsync-test-%d-%s", getpid(),
-			 strrchr(self->dir.path, '-') + 1);
+		snprintf(self->name, sizeof(self->name), "@mmsync-test-%d-%s",
+			 getpid(), strrchr(self->dir.path, '-') + 1);
 	else if (self->mnt[0])
 		snprintf(self->name, sizeof(self->name), "%s/c", self->mnt);
 	else
@@ -366,8 +358,8 @@ TEST_F(bk, round_trip)
 /* Slots grow (across huge pages too) under readers mapped small. */
 TEST_F(bk, growth)
 {
-	static const size_t sizes[] = { 10, 5000, 1 << 20, 100, 9 << 20, 3,
-					(3 << 20) + 1 };
+	static const size_t sizes[] = { 10,	 5000, 1 << 20,	     100,
+					9 << 20, 3,    (3 << 20) + 1 };
 	struct mmsync_reader *late;
 	struct mmsync_view v;
 	unsigned int i;
@@ -546,8 +538,9 @@ static int torture_reader(void *arg)
  */
 TEST_F_TIMEOUT(bk, torture, 30)
 {
-	static const size_t sizes[] = { 8, 4096, 65536 + 24, 1 << 20,
-					(2 << 20) + 8, 100, (3 << 20) + 16 };
+	static const size_t sizes[] = {
+		8, 4096, 65536 + 24, 1 << 20, (2 << 20) + 8, 100, (3 << 20) + 16
+	};
 	struct torture t[TORTURE_READERS];
 	struct torture_stats *st;
 	uint64_t end, gens = 0, reads = 0;
@@ -612,9 +605,9 @@ TEST_F_TIMEOUT(bk, torture, 30)
 	}
 	ksft_print_msg("torture %s%s: %llu generations, %llu reads, 0 torn\n",
 		       is_memfd(variant) ? "memfd" : "files",
-		       variant->huge == HP_1G	? " 1 GiB pages"
-		       : variant->huge		? " 2 MiB pages"
-						: "",
+		       variant->huge == HP_1G ? " 1 GiB pages" :
+		       variant->huge	      ? " 2 MiB pages" :
+						"",
 		       (unsigned long long)gens, (unsigned long long)reads);
 	free(buf);
 	munmap(st, 4096);
@@ -727,8 +720,8 @@ static int probe_read_only(void *arg)
 	for (i = 0; i < n; i++) {
 		if ((fcntl(fds[i], F_GETFL) & O_ACCMODE) != O_RDONLY)
 			return 14;
-		p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 fds[i], 0);
+		p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i],
+			 0);
 		if (p != MAP_FAILED || (errno != EACCES && errno != EPERM))
 			return 15;
 		if (ftruncate(fds[i], 0) == 0 || errno != EINVAL)
@@ -746,8 +739,7 @@ static int probe_read_only(void *arg)
 			return 18;
 		if (ftruncate(fd, 0) == 0 || errno != EPERM)
 			return 19;
-		if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE) == 0 ||
-		    errno != EPERM)
+		if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE) == 0 || errno != EPERM)
 			return 20;
 		close(fd);
 	}
@@ -812,8 +804,8 @@ TEST_F(bk, modes)
 			 is_memfd(variant) ? "sock" : "state");
 		ASSERT_EQ(0, lstat(path, &st));
 		EXPECT_EQ(0660, st.st_mode & 0777);
-		EXPECT_TRUE(is_memfd(variant) ? S_ISSOCK(st.st_mode)
-					      : S_ISREG(st.st_mode));
+		EXPECT_TRUE(is_memfd(variant) ? S_ISSOCK(st.st_mode) :
+						S_ISREG(st.st_mode));
 	}
 	pid = spawn(probe_modes, &a);
 	ASSERT_LT(0, pid);
@@ -858,8 +850,8 @@ static int peer_open(void *arg)
 	err = mmsync_reader_open(p->name, &ro, &r);
 	if (err)
 		return -err;
-	if (mmsync_read_begin(r, &v) || v.gen != 1 ||
-	    memcmp(v.data, "ok", 3) || mmsync_read_end(r, &v))
+	if (mmsync_read_begin(r, &v) || v.gen != 1 || memcmp(v.data, "ok", 3) ||
+	    mmsync_read_end(r, &v))
 		return 101;
 	if (fds_named("data_", fds, 8) != 2)
 		return 102;

@@ -24,13 +24,11 @@ FIXTURE_VARIANT(chan)
 	uint32_t fence_mode;
 };
 
-FIXTURE_VARIANT_ADD(chan, membarrier)
-{
+FIXTURE_VARIANT_ADD(chan, membarrier){
 	.fence_mode = MMSYNC_FENCE_MEMBARRIER,
 };
 
-FIXTURE_VARIANT_ADD(chan, xchg)
-{
+FIXTURE_VARIANT_ADD(chan, xchg){
 	.fence_mode = MMSYNC_FENCE_XCHG,
 };
 

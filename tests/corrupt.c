@@ -270,9 +270,15 @@ TEST_F(bad, header_fuzz)
 		close(fd);
 		val = xorshift64(&s);
 		switch (val % 4) {
-		case 0: val = 0; break;
-		case 1: val = ~0ull; break;
-		case 2: val &= 0xff; break;
+		case 0:
+			val = 0;
+			break;
+		case 1:
+			val = ~0ull;
+			break;
+		case 2:
+			val &= 0xff;
+			break;
 		}
 		poke64(self->state, (off_t)(xorshift64(&s) % 512) & ~7, val);
 		err = mmsync_reader_open(self->name, NULL, &r);
@@ -280,8 +286,10 @@ TEST_F(bad, header_fuzz)
 			if (mmsync_read_begin(r, &v) == 0) {
 				/* Whatever it says, the bytes are mapped. */
 				if (v.size)
-					(void)*(volatile const char *)
-						((const char *)v.data + v.size - 1);
+					(void)*(volatile const char
+							*)((const char *)
+								   v.data +
+							   v.size - 1);
 				mmsync_read_end(r, &v);
 			}
 			mmsync_reader_close(r);

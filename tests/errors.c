@@ -151,7 +151,8 @@ TEST_F(err, bad_names)
 	EXPECT_EQ(-ENAMETOOLONG, mmsync_reader_open(longname, NULL, &r));
 	free(longname);
 	/* A directory that does not exist. */
-	EXPECT_EQ(-ENOENT, mmsync_writer_open("/nonexistent-mmsync/x", NULL, &w));
+	EXPECT_EQ(-ENOENT,
+		  mmsync_writer_open("/nonexistent-mmsync/x", NULL, &w));
 }
 
 TEST_F(err, bad_options_are_einval)

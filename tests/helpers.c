@@ -34,7 +34,8 @@ void tdir_remove(struct tdir *d)
 	dir = opendir(d->path);
 	if (dir) {
 		while ((de = readdir(dir))) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			if (!strcmp(de->d_name, ".") ||
+			    !strcmp(de->d_name, ".."))
 				continue;
 			snprintf(p, sizeof(p), "%s/%s", d->path, de->d_name);
 			unlink(p);
@@ -57,7 +58,8 @@ void tdir_file(const struct tdir *d, const char *name, char *out, size_t len)
 
 uint64_t pattern_word(uint64_t gen, uint64_t idx)
 {
-	uint64_t x = gen * 0x9e3779b97f4a7c15ull ^ (idx + 1) * 0xc2b2ae3d27d4eb4full;
+	uint64_t x =
+		gen * 0x9e3779b97f4a7c15ull ^ (idx + 1) * 0xc2b2ae3d27d4eb4full;
 
 	return x ^ (x >> 29);
 }

@@ -27,13 +27,11 @@ FIXTURE_VARIANT(live)
 	uint32_t fence_mode;
 };
 
-FIXTURE_VARIANT_ADD(live, membarrier)
-{
+FIXTURE_VARIANT_ADD(live, membarrier){
 	.fence_mode = MMSYNC_FENCE_MEMBARRIER,
 };
 
-FIXTURE_VARIANT_ADD(live, xchg)
-{
+FIXTURE_VARIANT_ADD(live, xchg){
 	.fence_mode = MMSYNC_FENCE_XCHG,
 };
 
@@ -76,8 +74,7 @@ static int pin_and_hang(void *arg)
 	struct mmsync_reader *r;
 	struct mmsync_view v;
 
-	if (mmsync_reader_open(p->name, NULL, &r) ||
-	    mmsync_read_begin(r, &v))
+	if (mmsync_reader_open(p->name, NULL, &r) || mmsync_read_begin(r, &v))
 		return 1;
 	if (write(p->ready[1], &v.gen, sizeof(v.gen)) != sizeof(v.gen))
 		return 1;
@@ -93,8 +90,8 @@ TEST_F(live, sigkilled_reader_is_reclaimed_at_once)
 	uint64_t gen, t0;
 	int pid;
 
-	ASSERT_EQ(0, open_writer(self->name, variant->fence_mode,
-				 10000 * MS, MMSYNC_GRACE_EVICT, &w));
+	ASSERT_EQ(0, open_writer(self->name, variant->fence_mode, 10000 * MS,
+				 MMSYNC_GRACE_EVICT, &w));
 	ASSERT_EQ(0, mmsync_publish(w, "one", 3, NULL));
 	ASSERT_EQ(0, pipe(p.ready));
 	pid = spawn(pin_and_hang, &p);
@@ -155,8 +152,7 @@ static int pin_and_sleep(void *arg)
 	struct mmsync_view v;
 	char c;
 
-	if (mmsync_reader_open(p->name, NULL, &r) ||
-	    mmsync_read_begin(r, &v))
+	if (mmsync_reader_open(p->name, NULL, &r) || mmsync_read_begin(r, &v))
 		return 1;
 	if (write(p->ready[1], &v.gen, sizeof(v.gen)) != sizeof(v.gen))
 		return 1;

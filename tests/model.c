@@ -241,16 +241,18 @@ FIXTURE_SETUP(model)
 	const char *where = env && *env ? env : "tests/model";
 
 	if (!on_path("spin"))
-		SKIP(return, "spin is not on PATH (Debian: apt-get install spin)");
+		SKIP(return,
+			   "spin is not on PATH (Debian: apt-get install spin)");
 	if (!on_path("cc"))
-		SKIP(return, "cc is not on PATH: cannot compile spin's verifier");
+		SKIP(return,
+			   "cc is not on PATH: cannot compile spin's verifier");
 	ASSERT_NE(NULL, realpath(where, self->models))
-		TH_LOG("no model directory %s (%s): run from the repository root or set MMSYNC_MODEL_DIR",
-		       where, strerror(errno));
+	TH_LOG("no model directory %s (%s): run from the repository root or set MMSYNC_MODEL_DIR",
+	       where, strerror(errno));
 	snprintf(self->dir.path, sizeof(self->dir.path),
 		 "/tmp/mmsync-model-XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->dir.path))
-		TH_LOG("mkdtemp: %s", strerror(errno));
+	TH_LOG("mkdtemp: %s", strerror(errno));
 }
 
 FIXTURE_TEARDOWN(model)
@@ -267,7 +269,7 @@ FIXTURE_TEARDOWN(model)
  * scratch directory for expect_violation().
  */
 static void verify(struct __test_metadata *_metadata,
-		   FIXTURE_DATA(model) *self, const char *pml,
+		   FIXTURE_DATA(model) * self, const char *pml,
 		   const char *const *defs, bool user, bool np,
 		   struct pan_result *r)
 {
@@ -348,7 +350,8 @@ static void expect_clean(struct __test_metadata *_metadata,
 			 const struct pan_result *r)
 {
 	EXPECT_EQ(0, r->errors) TH_LOG("%s", r->what);
-	EXPECT_FALSE(r->truncated) TH_LOG("search cut short by the depth bound");
+	EXPECT_FALSE(r->truncated)
+	TH_LOG("search cut short by the depth bound");
 	EXPECT_LT(0, r->states);
 }
 
@@ -357,7 +360,7 @@ static void expect_clean(struct __test_metadata *_metadata,
  * replay the trail it wrote (a real counterexample, not a pan artefact).
  */
 static void expect_violation(struct __test_metadata *_metadata,
-			     FIXTURE_DATA(model) *self, const char *pml,
+			     FIXTURE_DATA(model) * self, const char *pml,
 			     const char *const *defs,
 			     const struct pan_result *r, const char *want)
 {
@@ -368,7 +371,7 @@ static void expect_violation(struct __test_metadata *_metadata,
 
 	ASSERT_LT(0, r->errors) TH_LOG("spin found no violation in a mutant");
 	ASSERT_NE(NULL, strstr(r->what, want))
-		TH_LOG("expected \"%s\", pan said \"%s\"", want, r->what);
+	TH_LOG("expected \"%s\", pan said \"%s\"", want, r->what);
 
 	snprintf(log, sizeof(log), "%s/trail.log", self->dir.path);
 	cmd_init(&c, self->dir.path, log);

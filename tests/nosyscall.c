@@ -53,13 +53,13 @@ static int strict_reader(void *arg)
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT))
 		return 3;
 	for (i = 0; i < j->reads; i++) {
-		err = j->ool ? mmsync_read_begin_ool(r, &v)
-			     : mmsync_read_begin(r, &v);
+		err = j->ool ? mmsync_read_begin_ool(r, &v) :
+			       mmsync_read_begin(r, &v);
 		if (err)
 			continue;
 		res.last_gen = v.gen;
-		err = j->ool ? mmsync_read_end_ool(r, &v)
-			     : mmsync_read_end(r, &v);
+		err = j->ool ? mmsync_read_end_ool(r, &v) :
+			       mmsync_read_end(r, &v);
 		res.reads++;
 		res.clean += err == 0;
 	}
@@ -82,13 +82,11 @@ FIXTURE_VARIANT(nosys)
 	int ool;
 };
 
-FIXTURE_VARIANT_ADD(nosys, inline_path)
-{
+FIXTURE_VARIANT_ADD(nosys, inline_path){
 	.ool = 0,
 };
 
-FIXTURE_VARIANT_ADD(nosys, out_of_line_path)
-{
+FIXTURE_VARIANT_ADD(nosys, out_of_line_path){
 	.ool = 1,
 };
 
@@ -138,7 +136,8 @@ TEST_F(nosys, read_path_makes_no_syscall)
 			       NULL);
 		usleep(50);
 	}
-	ASSERT_TRUE(WIFEXITED(st)) {
+	ASSERT_TRUE(WIFEXITED(st))
+	{
 		TH_LOG("reader died with signal %d: a syscall on the read path",
 		       WTERMSIG(st));
 	}
@@ -146,11 +145,10 @@ TEST_F(nosys, read_path_makes_no_syscall)
 	ASSERT_EQ(sizeof(res), read(self->pipe[0], &res, sizeof(res)));
 	EXPECT_EQ(j.reads, res.reads);
 	EXPECT_LT(res.first_gen, res.last_gen); /* it saw publishes */
-	ksft_print_msg("measured: %ld reads under seccomp strict mode, %ld clean, generations %llu..%llu, %llu publishes meanwhile\n",
-		       res.reads, res.clean,
-		       (unsigned long long)res.first_gen,
-		       (unsigned long long)res.last_gen,
-		       (unsigned long long)n);
+	ksft_print_msg(
+		"measured: %ld reads under seccomp strict mode, %ld clean, generations %llu..%llu, %llu publishes meanwhile\n",
+		res.reads, res.clean, (unsigned long long)res.first_gen,
+		(unsigned long long)res.last_gen, (unsigned long long)n);
 }
 
 TEST_HARNESS_MAIN

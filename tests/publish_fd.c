@@ -110,13 +110,14 @@ static int feed(void *arg)
 static int stream_with(enum src s, const void *buf, size_t len, size_t piece,
 		       unsigned int pause_us, int *pid)
 {
-	struct feeder f = { .buf = buf, .len = len, .piece = piece,
-			    .pause_us = pause_us };
+	struct feeder f = {
+		.buf = buf, .len = len, .piece = piece, .pause_us = pause_us
+	};
 	int fds[2];
 
-	if (s == SRC_PIPE ? pipe2(fds, O_CLOEXEC)
-			  : socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-				       fds))
+	if (s == SRC_PIPE ?
+		    pipe2(fds, O_CLOEXEC) :
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds))
 		return -errno;
 	f.fd = fds[1];
 	f.other = fds[0];
@@ -131,8 +132,8 @@ static int stream_with(enum src s, const void *buf, size_t len, size_t piece,
 
 /* The reader sees generation @gen: @size bytes of pattern @seed. */
 static void expect_snapshot(struct __test_metadata *_metadata,
-			    struct mmsync_reader *r, size_t size,
-			    uint64_t seed, uint64_t gen)
+			    struct mmsync_reader *r, size_t size, uint64_t seed,
+			    uint64_t gen)
 {
 	struct mmsync_view v;
 
@@ -161,8 +162,8 @@ static int direct_dir(char *out, size_t len)
 	for (i = 0; i < 3; i++) {
 		if (!cand[i] || !*cand[i])
 			continue;
-		snprintf(path, sizeof(path), "%s/.mmsync-odirect-%d",
-			 cand[i], getpid());
+		snprintf(path, sizeof(path), "%s/.mmsync-odirect-%d", cand[i],
+			 getpid());
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_DIRECT, 0600);
 		if (fd < 0)
 			continue;
@@ -265,8 +266,8 @@ static void *serve(void *arg)
 }
 
 /* A reader of @name; a memfd channel is served by a thread meanwhile. */
-static int open_reader(const char *name, struct mmsync_writer *w,
-		       bool memfd, struct mmsync_reader **r)
+static int open_reader(const char *name, struct mmsync_writer *w, bool memfd,
+		       struct mmsync_reader **r)
 {
 	struct serve_arg a = { .w = w };
 	pthread_t t;
@@ -300,11 +301,11 @@ FIXTURE(pfd)
  * The huge page pool is shared with every other process: if it runs dry
  * mid-test, skip the rest of the test (the harness's ASSERT bail-out).
  */
-#define SKIP_IF_POOL_DRY(self, err)                                        \
-	do {                                                               \
-		if ((self)->huge && (err) == -ENOMEM)                      \
-			SKIP(__bail(1, _metadata),                         \
-			     "the huge page pool ran dry mid-test");       \
+#define SKIP_IF_POOL_DRY(self, err)                                  \
+	do {                                                         \
+		if ((self)->huge && (err) == -ENOMEM)                \
+			SKIP(__bail(1, _metadata),                   \
+			     "the huge page pool ran dry mid-test"); \
 	} while (0)
 
 /*
@@ -323,57 +324,49 @@ FIXTURE_VARIANT(pfd)
 };
 
 /* io_uring with the measured defaults. */
-FIXTURE_VARIANT_ADD(pfd, uring)
-{
+FIXTURE_VARIANT_ADD(pfd, uring){
 	.fd_flags = 0,
 };
 
 /* 3 reads of 64 KiB in flight: many short, overlapping chunks. */
-FIXTURE_VARIANT_ADD(pfd, uring_small)
-{
+FIXTURE_VARIANT_ADD(pfd, uring_small){
 	.fd_depth = 3,
 	.fd_chunk = 64 << 10,
 };
 
 /* Every read at submit time, into fixed buffers, whatever the source. */
-FIXTURE_VARIANT_ADD(pfd, uring_inline_fixed)
-{
+FIXTURE_VARIANT_ADD(pfd, uring_inline_fixed){
 	.fd_flags = MMSYNC_FD_INLINE | MMSYNC_FD_FIXED,
 };
 
 /* Every file read in a worker; no fixed buffers, not even for O_DIRECT. */
-FIXTURE_VARIANT_ADD(pfd, uring_async_nofixed)
-{
+FIXTURE_VARIANT_ADD(pfd, uring_async_nofixed){
 	.fd_flags = MMSYNC_FD_ASYNC | MMSYNC_FD_NO_FIXED,
 };
 
 /* The read() loop, as on kernels without io_uring. */
-FIXTURE_VARIANT_ADD(pfd, sync)
-{
+FIXTURE_VARIANT_ADD(pfd, sync){
 	.fd_flags = MMSYNC_FD_NO_URING,
 };
 
 /* Sealed memfds, handed to the reader over a socket. */
-FIXTURE_VARIANT_ADD(pfd, memfd)
-{
+FIXTURE_VARIANT_ADD(pfd, memfd){
 	.backing = MMSYNC_BACKING_MEMFD,
 };
 
 /* MFD_HUGETLB memfds of 2 MiB pages. */
-FIXTURE_VARIANT_ADD(pfd, memfd_huge2m)
-{
+FIXTURE_VARIANT_ADD(pfd, memfd_huge2m){
 	.backing = MMSYNC_BACKING_MEMFD,
 	.huge_page_size = 2 << 20,
 };
 
 /* Files in a hugetlbfs mount: no write() there, reads into the mapping. */
-FIXTURE_VARIANT_ADD(pfd, hugetlbfs)
-{
+FIXTURE_VARIANT_ADD(pfd, hugetlbfs){
 	.huge_page_size = 2 << 20,
 	.hugetlbfs = true,
 };
 
-static void variant_opts(const FIXTURE_VARIANT(pfd) *variant,
+static void variant_opts(const FIXTURE_VARIANT(pfd) * variant,
 			 struct mmsync_writer_opts *o)
 {
 	o->fd_flags = variant->fd_flags;
@@ -404,9 +397,10 @@ FIXTURE_SETUP(pfd)
 			huge = huge_2m_free();
 		}
 		if (huge < HUGE_PAGES_NEEDED) {
-			SKIP(return, "needs %d free 2 MiB huge pages, has %ld "
-				     "(echo %d > /proc/sys/vm/nr_hugepages)",
-			     HUGE_PAGES_NEEDED, huge, HUGE_PAGES_NEEDED);
+			SKIP(return,
+				   "needs %d free 2 MiB huge pages, has %ld "
+				   "(echo %d > /proc/sys/vm/nr_hugepages)",
+				   HUGE_PAGES_NEEDED, huge, HUGE_PAGES_NEEDED);
 		}
 	}
 	ASSERT_EQ(0, tdir_make(&self->dir));
@@ -420,7 +414,7 @@ FIXTURE_SETUP(pfd)
 			self->hdir[0] = '\0';
 			tdir_remove(&self->dir);
 			SKIP(return, "no private hugetlbfs mount: %s",
-			     strerror(-err));
+				   strerror(-err));
 		}
 		snprintf(self->name, sizeof(self->name), "%s/c", self->hdir);
 	}
@@ -463,7 +457,7 @@ FIXTURE_TEARDOWN(pfd)
  * (@sized) or found at the end of the source, and read them back.
  */
 static void round_trip(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(pfd) *self, enum src s, size_t size,
+		       FIXTURE_DATA(pfd) * self, enum src s, size_t size,
 		       bool sized)
 {
 	struct mmsync_publish_info info;
@@ -480,7 +474,8 @@ static void round_trip(struct __test_metadata *_metadata,
 	close(fd);
 	st = pid > 0 ? reap(pid) : 0;
 	SKIP_IF_POOL_DRY(self, err);
-	ASSERT_EQ(0, err) {
+	ASSERT_EQ(0, err)
+	{
 		TH_LOG("source %d, size %zu, sized %d", s, size, sized);
 	}
 	ASSERT_EQ(0, st);
@@ -565,8 +560,8 @@ TEST_F(pfd, nonblocking_pipe)
 		ASSERT_LE(0, fd);
 		fl = fcntl(fd, F_GETFL);
 		ASSERT_EQ(0, fcntl(fd, F_SETFL, fl | O_NONBLOCK));
-		ASSERT_EQ(0, mmsync_publish_fd(self->w, fd, 0,
-					       sized ? size : 0, NULL));
+		ASSERT_EQ(0, mmsync_publish_fd(self->w, fd, 0, sized ? size : 0,
+					       NULL));
 		close(fd);
 		ASSERT_EQ(0, reap(pid));
 		expect_snapshot(_metadata, self->r, size, 77 + sized,
@@ -602,8 +597,7 @@ TEST_F(pfd, file_offsets)
 	/* At and past the end: an empty snapshot. */
 	ASSERT_EQ(0, mmsync_publish_fd(self->w, fd, (off_t)size, 0, &info));
 	EXPECT_EQ(0, info.size);
-	ASSERT_EQ(0, mmsync_publish_fd(self->w, fd, (off_t)size + 9, 0,
-				       &info));
+	ASSERT_EQ(0, mmsync_publish_fd(self->w, fd, (off_t)size + 9, 0, &info));
 	EXPECT_EQ(0, info.size);
 	EXPECT_EQ(4, mmsync_writer_gen(self->w));
 	/* The fd's own offset is neither used nor moved. */
@@ -614,10 +608,12 @@ TEST_F(pfd, file_offsets)
 /* O_DIRECT sources: aligned, unaligned head and tail, to the end. */
 TEST_F_TIMEOUT(pfd, odirect, 60)
 {
-	static const struct { size_t off, len; } cases[] = {
-		{ 0, 4096 }, { 0, 8 * MiB }, { 0, 3 * MiB + 5 },
-		{ 512, 2 * MiB }, { 4095, 1 }, { 12345, 2 * MiB + 1 },
-		{ 1 * MiB, 0 }, { 777, 0 }, { 0, 0 },
+	static const struct {
+		size_t off, len;
+	} cases[] = {
+		{ 0, 4096 },	  { 0, 8 * MiB }, { 0, 3 * MiB + 5 },
+		{ 512, 2 * MiB }, { 4095, 1 },	  { 12345, 2 * MiB + 1 },
+		{ 1 * MiB, 0 },	  { 777, 0 },	  { 0, 0 },
 	};
 	size_t size = 10 * MiB + 100, want;
 	char dir[PATH_MAX], path[PATH_MAX + 64];
@@ -634,22 +630,24 @@ TEST_F_TIMEOUT(pfd, odirect, 60)
 	pattern_fill(self->buf, size, 9);
 	fd = file_with(path, self->buf, size, O_DIRECT);
 	unlink(path);
-	ASSERT_LE(0, fd) {
+	ASSERT_LE(0, fd)
+	{
 		TH_LOG("%s: %s", path, strerror(-fd));
 	}
 	ASSERT_TRUE(fcntl(fd, F_GETFL) & O_DIRECT);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		want = cases[i].len ? cases[i].len : size - cases[i].off;
-		ASSERT_EQ(0, mmsync_publish_fd(self->w, fd,
-					       (off_t)cases[i].off,
-					       cases[i].len, &info)) {
+		ASSERT_EQ(0, mmsync_publish_fd(self->w, fd, (off_t)cases[i].off,
+					       cases[i].len, &info))
+		{
 			TH_LOG("case %u: off %zu len %zu", i, cases[i].off,
 			       cases[i].len);
 		}
 		EXPECT_EQ(want, info.size);
 		ASSERT_EQ(0, mmsync_read_begin(self->r, &v));
 		ASSERT_EQ(want, v.size);
-		EXPECT_EQ(0, memcmp(v.data, self->buf + cases[i].off, want)) {
+		EXPECT_EQ(0, memcmp(v.data, self->buf + cases[i].off, want))
+		{
 			TH_LOG("case %u: off %zu len %zu", i, cases[i].off,
 			       cases[i].len);
 		}
@@ -698,7 +696,7 @@ TEST_F(pfd, bad_fds)
 
 /* Publish a first snapshot that every failed publish must leave alone. */
 static void publish_first(struct __test_metadata *_metadata,
-			  FIXTURE_DATA(pfd) *self, size_t size)
+			  FIXTURE_DATA(pfd) * self, size_t size)
 {
 	pattern_fill(self->buf, size, 4242);
 	ASSERT_EQ(0, mmsync_publish(self->w, self->buf, size, NULL));

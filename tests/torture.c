@@ -93,10 +93,11 @@ static void read_loop(int idx)
 		else if (mismatch == 2)
 			c.bad_sum++;
 		c.reads++;
-		if (idx == NR_READERS && (c.torn || c.bad_sum || c.backwards ||
-					  c.errors)) {
+		if (idx == NR_READERS &&
+		    (c.torn || c.bad_sum || c.backwards || c.errors)) {
 			/* A victim may die any moment: report at once. */
-			__atomic_fetch_add(&out->torn, c.torn, __ATOMIC_SEQ_CST);
+			__atomic_fetch_add(&out->torn, c.torn,
+					   __ATOMIC_SEQ_CST);
 			__atomic_fetch_add(&out->bad_sum, c.bad_sum,
 					   __ATOMIC_SEQ_CST);
 			__atomic_fetch_add(&out->backwards, c.backwards,
@@ -210,13 +211,11 @@ FIXTURE_VARIANT(torture)
 	uint32_t fence_mode;
 };
 
-FIXTURE_VARIANT_ADD(torture, membarrier)
-{
+FIXTURE_VARIANT_ADD(torture, membarrier){
 	.fence_mode = MMSYNC_FENCE_MEMBARRIER,
 };
 
-FIXTURE_VARIANT_ADD(torture, xchg)
-{
+FIXTURE_VARIANT_ADD(torture, xchg){
 	.fence_mode = MMSYNC_FENCE_XCHG,
 };
 
@@ -289,20 +288,18 @@ TEST_F_TIMEOUT(torture, no_torn_reads, MAX_SECONDS + 60)
 		sum.errors += sh->rd[i].errors;
 		bytes += sh->rd[i].bytes;
 	}
-	ksft_print_msg("torture (%s): %llu reads, %llu torn, %llu stale, %llu backwards, %llu bad checksums, %llu errors, %.1f GiB checked, %llu publishes (max %.1f ms), %llu readers SIGKILLed, %llu pins reclaimed, %llu evicted, %.1f s\n",
-		       variant->fence_mode == MMSYNC_FENCE_XCHG ? "xchg"
-								 : "membarrier",
-		       (unsigned long long)sum.reads,
-		       (unsigned long long)sum.torn,
-		       (unsigned long long)sum.stale,
-		       (unsigned long long)sum.backwards,
-		       (unsigned long long)sum.bad_sum,
-		       (unsigned long long)sum.errors, bytes / 1073741824.0,
-		       (unsigned long long)sh->publishes,
-		       sh->max_publish_ns / 1e6, (unsigned long long)sh->killed,
-		       (unsigned long long)sh->reclaimed,
-		       (unsigned long long)sh->evicted,
-		       (now_ns() - t0) / 1e9);
+	ksft_print_msg(
+		"torture (%s): %llu reads, %llu torn, %llu stale, %llu backwards, %llu bad checksums, %llu errors, %.1f GiB checked, %llu publishes (max %.1f ms), %llu readers SIGKILLed, %llu pins reclaimed, %llu evicted, %.1f s\n",
+		variant->fence_mode == MMSYNC_FENCE_XCHG ? "xchg" :
+							   "membarrier",
+		(unsigned long long)sum.reads, (unsigned long long)sum.torn,
+		(unsigned long long)sum.stale,
+		(unsigned long long)sum.backwards,
+		(unsigned long long)sum.bad_sum, (unsigned long long)sum.errors,
+		bytes / 1073741824.0, (unsigned long long)sh->publishes,
+		sh->max_publish_ns / 1e6, (unsigned long long)sh->killed,
+		(unsigned long long)sh->reclaimed,
+		(unsigned long long)sh->evicted, (now_ns() - t0) / 1e9);
 	EXPECT_EQ(0, sum.torn);
 	EXPECT_EQ(0, sum.backwards);
 	EXPECT_EQ(0, sum.bad_sum);

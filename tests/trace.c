@@ -326,7 +326,7 @@ static void need_root_and_tool(struct __test_metadata *_metadata,
 	tool_path(tool, path, len);
 	if (access(path, X_OK))
 		SKIP(return, "%s not built (no kernel BTF, clang or bpftool)",
-		     tool);
+			   tool);
 }
 
 /* SKIP unless this kernel lets us trace (mmsync-trace --check says why). */
@@ -582,8 +582,8 @@ TEST_F(obs, pin_outlives_the_tracer_and_unpin_removes_it)
 		ASSERT_EQ(0, mmsync_read_begin(c.b, &v));
 		ASSERT_EQ(0, mmsync_read_end(c.b, &v));
 	}
-	argv[0] = access("/usr/sbin/bpftool", X_OK) ? "bpftool"
-						     : "/usr/sbin/bpftool";
+	argv[0] = access("/usr/sbin/bpftool", X_OK) ? "bpftool" :
+						      "/usr/sbin/bpftool";
 	argv[1] = "-j";
 	argv[2] = "map";
 	argv[3] = "dump";
@@ -635,23 +635,24 @@ TEST_F_TIMEOUT(obs, bpftrace_sees_the_probes, 60)
 	chan_open(_metadata, &c, "bt");
 	chan_open(_metadata, &sync, "sync");
 	ASSERT_EQ(0, mmsync_publish(sync.w, "s", 1, NULL));
-	snprintf(prog, sizeof(prog),
-		 "usdt:%s:mmsync:pin /arg0 == %llu && @ready == 0/ "
-		 "{ @ready = 1; printf(\"ready\\n\"); }\n"
-		 "usdt:%s:mmsync:pin /arg0 == %llu/ { @pins = count(); }\n"
-		 "usdt:%s:mmsync:unpin /arg0 == %llu && arg3 != 0/ "
-		 "{ @stale = count(); }\n"
-		 "usdt:%s:mmsync:publish_end /arg0 == %llu/ "
-		 "{ @publishes = count(); @bytes = sum(arg2); }\n"
-		 "usdt:%s:mmsync:grace_end /arg0 == %llu/ "
-		 "{ @grace_waits = count(); }\n"
-		 "usdt:%s:mmsync:evict /arg0 == %llu/ { @evictions = count(); }\n"
-		 "usdt:%s:mmsync:reclaim /arg0 == %llu/ { @reclaims = count(); }\n"
-		 "interval:s:60 { exit(); }\n",
-		 lib, (unsigned long long)sync.id, lib,
-		 (unsigned long long)c.id, lib, (unsigned long long)c.id, lib,
-		 (unsigned long long)c.id, lib, (unsigned long long)c.id, lib,
-		 (unsigned long long)c.id, lib, (unsigned long long)c.id);
+	snprintf(
+		prog, sizeof(prog),
+		"usdt:%s:mmsync:pin /arg0 == %llu && @ready == 0/ "
+		"{ @ready = 1; printf(\"ready\\n\"); }\n"
+		"usdt:%s:mmsync:pin /arg0 == %llu/ { @pins = count(); }\n"
+		"usdt:%s:mmsync:unpin /arg0 == %llu && arg3 != 0/ "
+		"{ @stale = count(); }\n"
+		"usdt:%s:mmsync:publish_end /arg0 == %llu/ "
+		"{ @publishes = count(); @bytes = sum(arg2); }\n"
+		"usdt:%s:mmsync:grace_end /arg0 == %llu/ "
+		"{ @grace_waits = count(); }\n"
+		"usdt:%s:mmsync:evict /arg0 == %llu/ { @evictions = count(); }\n"
+		"usdt:%s:mmsync:reclaim /arg0 == %llu/ { @reclaims = count(); }\n"
+		"interval:s:60 { exit(); }\n",
+		lib, (unsigned long long)sync.id, lib, (unsigned long long)c.id,
+		lib, (unsigned long long)c.id, lib, (unsigned long long)c.id,
+		lib, (unsigned long long)c.id, lib, (unsigned long long)c.id,
+		lib, (unsigned long long)c.id);
 	argv[0] = bt;
 	argv[1] = "-B";
 	argv[2] = "line";
@@ -847,8 +848,8 @@ TEST_F(obs, readers_name_the_stuck_reader)
 TEST_F(obs, library_has_every_probe)
 {
 	static const char *const probes[] = {
-		"pin", "unpin", "publish_begin", "publish_end",
-		"grace_begin", "grace_end", "reclaim", "evict",
+		"pin",		 "unpin",     "publish_begin", "publish_end",
+		"grace_begin",	 "grace_end", "reclaim",       "evict",
 		"csum_mismatch", "remap",
 	};
 	static char out[16384];
@@ -868,7 +869,8 @@ TEST_F(obs, library_has_every_probe)
 	ASSERT_EQ(0, run(argv, out, sizeof(out)));
 	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 		snprintf(pat, sizeof(pat), "{\"probe\":\"%s\",", probes[i]);
-		EXPECT_NE(NULL, strstr(out, pat)) TH_LOG("no probe %s", probes[i]);
+		EXPECT_NE(NULL, strstr(out, pat))
+		TH_LOG("no probe %s", probes[i]);
 	}
 	EXPECT_EQ(0, count_str(out, "\"sema_off\":0,"));
 	EXPECT_EQ(0, count_str(out, "\"traceable\":false"));

@@ -101,9 +101,10 @@ enum {
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Trace only this process", 0 },
-	{ "binary", 'b', "PATH",
-	  0, "Probes are in PATH (a static binary, or a library elsewhere)", 0 },
-	{ "interval", 'i', "SEC", 0, "Refresh every SEC seconds (0: at exit)", 0 },
+	{ "binary", 'b', "PATH", 0,
+	  "Probes are in PATH (a static binary, or a library elsewhere)", 0 },
+	{ "interval", 'i', "SEC", 0, "Refresh every SEC seconds (0: at exit)",
+	  0 },
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
 	{ "hist", 'H', NULL, 0, "Show pin hold and grace wait histograms", 0 },
 	{ "events", 'e', NULL, 0,
@@ -117,7 +118,8 @@ static const struct argp_option opts[] = {
 	{ "unpin", OPT_UNPIN, NULL, 0, "Remove what --pin left, then exit", 0 },
 	{ "pin-path", OPT_PIN_PATH, "DIR", 0,
 	  "bpffs directory of the maps (default " DEFAULT_PIN_PATH ")", 0 },
-	{ "list", OPT_LIST, NULL, 0, "List the probe sites found, then exit", 0 },
+	{ "list", OPT_LIST, NULL, 0, "List the probe sites found, then exit",
+	  0 },
 	{ "check", OPT_CHECK, NULL, 0,
 	  "Check that this kernel and user can trace, then exit", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
@@ -458,8 +460,7 @@ static struct state {
 } st;
 
 /* Read every entry of hash map @fd into a malloc'd array of @vsz values. */
-static int dump_hash(int fd, size_t ksz, size_t vsz, void **keys,
-		     void **vals)
+static int dump_hash(int fd, size_t ksz, size_t vsz, void **keys, void **vals)
 {
 	char key[64], next[64];
 	size_t cap = 64;
@@ -513,7 +514,8 @@ static int cmp_pin(const void *a, const void *b)
 
 	/* Oldest pin first: that is the reader holding the writer up. */
 	return x->v.since_ns > y->v.since_ns ? 1 :
-	       x->v.since_ns < y->v.since_ns ? -1 : 0;
+	       x->v.since_ns < y->v.since_ns ? -1 :
+					       0;
 }
 
 static int snapshot(void)
@@ -695,7 +697,8 @@ static void print_json(bool final)
 		       "\"grace_ns\":%llu,\"refusals\":%llu,\"evictions\":%llu,"
 		       "\"reclaims\":%llu,\"csum_errors\":%llu,\"remaps\":%llu,"
 		       "\"last_gen\":%llu,\"publish_ns\":%llu}",
-		       (unsigned long long)c->pins, (unsigned long long)c->unpins,
+		       (unsigned long long)c->pins,
+		       (unsigned long long)c->unpins,
 		       (unsigned long long)c->stale,
 		       (unsigned long long)c->publishes,
 		       (unsigned long long)c->bytes,
@@ -736,7 +739,8 @@ static void print_json(bool final)
 		printf(",\"gen\":%llu,\"held_ns\":%llu}",
 		       (unsigned long long)r->v.gen,
 		       (unsigned long long)(now > r->v.since_ns ?
-						    now - r->v.since_ns : 0));
+						    now - r->v.since_ns :
+						    0));
 	}
 	printf("],");
 	json_hist("hold_hist", st.hold);
@@ -773,8 +777,8 @@ static void print_table(void)
 	for (i = 0; i < st.nchans && i < env.top; i++) {
 		const struct mt_chan *c = &st.chans[i].c;
 		__u64 prev = last_pins(st.chans[i].id);
-		double rate = dt > 0 && c->pins >= prev ?
-				      (c->pins - prev) / dt : 0;
+		double rate =
+			dt > 0 && c->pins >= prev ? (c->pins - prev) / dt : 0;
 
 		printf("%-32.32s %10.0f %10llu %6llu %8llu %6llu %9s %6llu %6llu\n",
 		       c->name[0] ? c->name : "?", rate,
@@ -828,7 +832,8 @@ static void report(bool final)
 		if (!env.events && !env.hist)
 			print_table();
 		if (env.hist) {
-			print_log2_hist(st.hold, MT_HIST_SLOTS, "pin hold time");
+			print_log2_hist(st.hold, MT_HIST_SLOTS,
+					"pin hold time");
 			print_log2_hist(st.grace, MT_HIST_SLOTS,
 					"grace wait time");
 			printf("\n");
@@ -849,10 +854,14 @@ static void report(bool final)
 static const char *event_name(__u32 type)
 {
 	switch (type) {
-	case MT_EV_EVICT: return "evict";
-	case MT_EV_RECLAIM: return "reclaim";
-	case MT_EV_LONG_PIN: return "long_pin";
-	case MT_EV_CSUM: return "csum_mismatch";
+	case MT_EV_EVICT:
+		return "evict";
+	case MT_EV_RECLAIM:
+		return "reclaim";
+	case MT_EV_LONG_PIN:
+		return "long_pin";
+	case MT_EV_CSUM:
+		return "csum_mismatch";
 	}
 	return "?";
 }
@@ -881,8 +890,8 @@ static int on_event(void *ctx, void *data, size_t len)
 		printf(",\"chan\":%llu,\"chan_name\":",
 		       (unsigned long long)e->chan);
 		json_str(stdout, name);
-		printf(",\"entry\":%u,\"gen\":%llu,\"age_ns\":%llu}\n", e->entry,
-		       (unsigned long long)e->gen,
+		printf(",\"entry\":%u,\"gen\":%llu,\"age_ns\":%llu}\n",
+		       e->entry, (unsigned long long)e->gen,
 		       (unsigned long long)e->age_ns);
 	} else {
 		printf("%-14s reader pid %-7u %-16s entry %-4u gen %-8llu held %-8s %s\n",
@@ -900,16 +909,26 @@ static int on_event(void *ctx, void *data, size_t len)
 static struct bpf_program *prog_of(struct mmsync_trace_bpf *s, int probe)
 {
 	switch (probe) {
-	case MT_PIN: return s->progs.mt_pin;
-	case MT_UNPIN: return s->progs.mt_unpin;
-	case MT_PUBLISH_BEGIN: return s->progs.mt_publish_begin;
-	case MT_PUBLISH_END: return s->progs.mt_publish_end;
-	case MT_GRACE_BEGIN: return s->progs.mt_grace_begin;
-	case MT_GRACE_END: return s->progs.mt_grace_end;
-	case MT_RECLAIM: return s->progs.mt_reclaim;
-	case MT_EVICT: return s->progs.mt_evict;
-	case MT_CSUM_MISMATCH: return s->progs.mt_csum_mismatch;
-	case MT_REMAP: return s->progs.mt_remap;
+	case MT_PIN:
+		return s->progs.mt_pin;
+	case MT_UNPIN:
+		return s->progs.mt_unpin;
+	case MT_PUBLISH_BEGIN:
+		return s->progs.mt_publish_begin;
+	case MT_PUBLISH_END:
+		return s->progs.mt_publish_end;
+	case MT_GRACE_BEGIN:
+		return s->progs.mt_grace_begin;
+	case MT_GRACE_END:
+		return s->progs.mt_grace_end;
+	case MT_RECLAIM:
+		return s->progs.mt_reclaim;
+	case MT_EVICT:
+		return s->progs.mt_evict;
+	case MT_CSUM_MISMATCH:
+		return s->progs.mt_csum_mismatch;
+	case MT_REMAP:
+		return s->progs.mt_remap;
 	}
 	return NULL;
 }
@@ -922,17 +941,19 @@ static int list_sites(const struct usdt_site *sites, int n)
 		if (env.json) {
 			printf("{\"probe\":\"%s\",\"ip_off\":%lu,\"sema_off\":%lu,"
 			       "\"args\":",
-			       sites[i].name, sites[i].ip_off, sites[i].sema_off);
+			       sites[i].name, sites[i].ip_off,
+			       sites[i].sema_off);
 			json_str(stdout, sites[i].args);
 			printf(",\"traceable\":%s}\n",
-			       sites[i].ok && sites[i].probe >= 0 ? "true"
-								  : "false");
+			       sites[i].ok && sites[i].probe >= 0 ? "true" :
+								    "false");
 		} else {
 			printf("mmsync:%-14s off 0x%-6lx sema 0x%-6lx %s%s\n",
-			       sites[i].name, sites[i].ip_off, sites[i].sema_off,
-			       sites[i].args,
+			       sites[i].name, sites[i].ip_off,
+			       sites[i].sema_off, sites[i].args,
 			       sites[i].ok && sites[i].probe >= 0 ?
-				       "" : "  (not traceable)");
+				       "" :
+				       "  (not traceable)");
 		}
 	}
 	return 0;
@@ -942,26 +963,30 @@ static int list_sites(const struct usdt_site *sites, int n)
 static int probe_features(bool *nspid)
 {
 	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_KPROBE, NULL) <= 0) {
-		fprintf(stderr, "mmsync-trace: this kernel cannot run kprobe/uprobe "
-				"BPF programs (or we lack CAP_BPF + CAP_PERFMON: run as root)\n");
+		fprintf(stderr,
+			"mmsync-trace: this kernel cannot run kprobe/uprobe "
+			"BPF programs (or we lack CAP_BPF + CAP_PERFMON: run as root)\n");
 		return -EOPNOTSUPP;
 	}
 	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE,
 				    BPF_FUNC_get_attach_cookie, NULL) <= 0) {
-		fprintf(stderr, "mmsync-trace: the kernel lacks BPF cookies "
-				"(Linux 5.15+): cannot tell probe sites apart\n");
+		fprintf(stderr,
+			"mmsync-trace: the kernel lacks BPF cookies "
+			"(Linux 5.15+): cannot tell probe sites apart\n");
 		return -EOPNOTSUPP;
 	}
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) <= 0) {
-		fprintf(stderr, "mmsync-trace: the kernel lacks BPF ring buffers "
-				"(Linux 5.8+)\n");
+		fprintf(stderr,
+			"mmsync-trace: the kernel lacks BPF ring buffers "
+			"(Linux 5.8+)\n");
 		return -EOPNOTSUPP;
 	}
 	/* Without kernel BTF the namespaced pid is left out, nothing else. */
 	*nspid = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
 	if (!*nspid && env.verbose)
-		fprintf(stderr, "mmsync-trace: no kernel BTF: pids in containers "
-				"are shown as the host sees them\n");
+		fprintf(stderr,
+			"mmsync-trace: no kernel BTF: pids in containers "
+			"are shown as the host sees them\n");
 	return 0;
 }
 
@@ -970,12 +995,12 @@ static void set_pin_paths(struct mmsync_trace_bpf *s)
 	struct bpf_map *m;
 	char p[PATH_MAX];
 
-	bpf_object__for_each_map(m, s->obj) {
+	bpf_object__for_each_map(m, s->obj)
+	{
 		/* .rodata and friends are the object's, not ours to show. */
 		if (strchr(bpf_map__name(m), '.'))
 			continue;
-		snprintf(p, sizeof(p), "%s/%s", env.pin_path,
-			 bpf_map__name(m));
+		snprintf(p, sizeof(p), "%s/%s", env.pin_path, bpf_map__name(m));
 		bpf_map__set_pin_path(m, p);
 	}
 }
@@ -984,9 +1009,8 @@ static void unpin_maps(struct mmsync_trace_bpf *s)
 {
 	struct bpf_map *m;
 
-	bpf_object__for_each_map(m, s->obj)
-		if (bpf_map__is_pinned(m))
-			bpf_map__unpin(m, NULL);
+	bpf_object__for_each_map(m, s->obj) if (bpf_map__is_pinned(m))
+		bpf_map__unpin(m, NULL);
 }
 
 /* Pin links and programs so that they outlive us (--pin). */
@@ -1007,9 +1031,10 @@ static int pin_links(struct mmsync_trace_bpf *s, struct bpf_link **links,
 			 sites[i].name, i);
 		err = bpf_link__pin(links[i], p);
 		if (err) {
-			fprintf(stderr, "mmsync-trace: cannot pin the probe "
-					"links on this kernel (%s): they detach "
-					"at exit, the maps stay\n",
+			fprintf(stderr,
+				"mmsync-trace: cannot pin the probe "
+				"links on this kernel (%s): they detach "
+				"at exit, the maps stay\n",
 				strerror(-err));
 			return err;
 		}
@@ -1018,7 +1043,8 @@ static int pin_links(struct mmsync_trace_bpf *s, struct bpf_link **links,
 	snprintf(p, sizeof(p), "%s/progs", env.pin_path);
 	if (mkdir(p, 0700) && errno != EEXIST)
 		return -errno;
-	bpf_object__for_each_program(prog, s->obj) {
+	bpf_object__for_each_program(prog, s->obj)
+	{
 		if (bpf_program__fd(prog) < 0)
 			continue;
 		snprintf(p, sizeof(p), "%s/progs/%s", env.pin_path,
@@ -1068,9 +1094,11 @@ int main(int argc, char **argv)
 	else
 		err = default_library(st.path, sizeof(st.path));
 	if (err) {
-		fprintf(stderr, "mmsync-trace: cannot find %s (%s); name it "
-				"with --binary PATH\n",
-			env.pid > 0 ? "the process" : LIB_SONAME, strerror(-err));
+		fprintf(stderr,
+			"mmsync-trace: cannot find %s (%s); name it "
+			"with --binary PATH\n",
+			env.pid > 0 ? "the process" : LIB_SONAME,
+			strerror(-err));
 		return 1;
 	}
 	n = usdt_find(st.path, "mmsync", &sites);
@@ -1080,8 +1108,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (n == 0) {
-		fprintf(stderr, "mmsync-trace: %s has no mmsync probes (built "
-				"with -DMMSYNC_NO_PROBES?)\n",
+		fprintf(stderr,
+			"mmsync-trace: %s has no mmsync probes (built "
+			"with -DMMSYNC_NO_PROBES?)\n",
 			st.path);
 		free(sites);
 		return 1;
@@ -1101,15 +1130,17 @@ int main(int argc, char **argv)
 	if (err == 0) {
 		lock_fd = lock_pin_dir(env.pin_path);
 		if (lock_fd == -EBUSY) {
-			fprintf(stderr, "mmsync-trace: another mmsync-trace uses %s "
-					"(use --pin-path)\n",
+			fprintf(stderr,
+				"mmsync-trace: another mmsync-trace uses %s "
+				"(use --pin-path)\n",
 				env.pin_path);
 			goto out;
 		}
 		if (exists(env.pin_path, "links")) {
-			fprintf(stderr, "mmsync-trace: probes left by --pin are "
-					"still attached at %s; run "
-					"`mmsync-trace --unpin` first\n",
+			fprintf(stderr,
+				"mmsync-trace: probes left by --pin are "
+				"still attached at %s; run "
+				"`mmsync-trace --unpin` first\n",
 				env.pin_path);
 			goto out;
 		}
@@ -1126,18 +1157,21 @@ int main(int argc, char **argv)
 	}
 	if (!pins) {
 		if (env.pin) {
-			fprintf(stderr, "mmsync-trace: --pin needs bpffs at %s\n",
+			fprintf(stderr,
+				"mmsync-trace: --pin needs bpffs at %s\n",
 				env.pin_path);
 			goto out;
 		}
-		fprintf(stderr, "mmsync-trace: no bpffs at %s: maps are not "
-				"pinned\n",
+		fprintf(stderr,
+			"mmsync-trace: no bpffs at %s: maps are not "
+			"pinned\n",
 			env.pin_path);
 	}
 
 	skel = mmsync_trace_bpf__open();
 	if (!skel) {
-		fprintf(stderr, "mmsync-trace: opening the BPF object failed: %s\n",
+		fprintf(stderr,
+			"mmsync-trace: opening the BPF object failed: %s\n",
 			strerror(errno));
 		goto out;
 	}
@@ -1155,8 +1189,9 @@ int main(int argc, char **argv)
 		set_pin_paths(skel);
 	err = mmsync_trace_bpf__load(skel);
 	if (err) {
-		fprintf(stderr, "mmsync-trace: loading the BPF programs failed: "
-				"%s%s\n",
+		fprintf(stderr,
+			"mmsync-trace: loading the BPF programs failed: "
+			"%s%s\n",
 			strerror(-err),
 			err == -EPERM ? " (run as root)" :
 					"; libbpf says why above (-v: more)");
@@ -1171,7 +1206,8 @@ int main(int argc, char **argv)
 		__u32 key = (__u32)i;
 
 		if (!sites[i].ok || sites[i].probe < 0) {
-			fprintf(stderr, "mmsync-trace: skipping mmsync:%s (%s)\n",
+			fprintf(stderr,
+				"mmsync-trace: skipping mmsync:%s (%s)\n",
 				sites[i].name, sites[i].args);
 			continue;
 		}
@@ -1185,7 +1221,8 @@ int main(int argc, char **argv)
 			prog_of(skel, sites[i].probe), env.pid, st.path,
 			sites[i].ip_off, &uo);
 		if (!links[i]) {
-			fprintf(stderr, "mmsync-trace: attaching mmsync:%s failed: %s\n",
+			fprintf(stderr,
+				"mmsync-trace: attaching mmsync:%s failed: %s\n",
 				sites[i].name, strerror(errno));
 			continue;
 		}
@@ -1212,8 +1249,8 @@ int main(int argc, char **argv)
 
 	start = mono_ns();
 	end_ns = env.duration > 0 ? start + (uint64_t)(env.duration * 1e9) : 0;
-	next_report = env.interval > 0 ? start + (uint64_t)(env.interval * 1e9)
-				       : 0;
+	next_report =
+		env.interval > 0 ? start + (uint64_t)(env.interval * 1e9) : 0;
 	st.last_ns = start;
 	while (!stop) {
 		uint64_t now = mono_ns(), wake = UINT64_MAX;
@@ -1229,8 +1266,9 @@ int main(int argc, char **argv)
 			wake = end_ns;
 		if (next_report && next_report < wake)
 			wake = next_report;
-		timeout_ms = wake == UINT64_MAX ? 200 :
-			     (int)((wake - now) / 1000000 + 1);
+		timeout_ms = wake == UINT64_MAX ?
+				     200 :
+				     (int)((wake - now) / 1000000 + 1);
 		if (timeout_ms > 200)
 			timeout_ms = 200;
 		err = ring_buffer__poll(rb, timeout_ms);
@@ -1263,10 +1301,12 @@ out:
 	if (pins && !env.pin)
 		remove_tree(env.pin_path, 1);
 	if (env.pin && ret == 0 && !env.json)
-		fprintf(stderr, "mmsync-trace: left pinned at %s%s; remove with "
-				"`mmsync-trace --unpin`\n",
+		fprintf(stderr,
+			"mmsync-trace: left pinned at %s%s; remove with "
+			"`mmsync-trace --unpin`\n",
 			env.pin_path,
-			links_pinned ? " (probes stay attached)" : " (maps only)");
+			links_pinned ? " (probes stay attached)" :
+				       " (maps only)");
 	if (lock_fd >= 0)
 		close(lock_fd);
 	free(sites);

@@ -107,8 +107,10 @@ static void json_str(const char *s)
 static const char *fence_name(uint32_t m)
 {
 	switch (m) {
-	case MMSYNC_FENCE_MEMBARRIER: return "membarrier";
-	case MMSYNC_FENCE_XCHG: return "xchg";
+	case MMSYNC_FENCE_MEMBARRIER:
+		return "membarrier";
+	case MMSYNC_FENCE_XCHG:
+		return "xchg";
 	}
 	return "?";
 }
@@ -166,11 +168,12 @@ static int cmd_stat(void)
 	if (s.writer_alive)
 		printf("pid %u, alive\n", s.writer_pid);
 	else
-		printf("none%s\n", s.writer_opens ? " (the last one exited)" : "");
+		printf("none%s\n",
+		       s.writer_opens ? " (the last one exited)" : "");
 	printf("fence         %s\n", fence_name(s.fence_mode));
 	for (k = 0; k < 2; k++)
-		printf("slot %d        gen %llu, %llu bytes, capacity %llu\n", k,
-		       (unsigned long long)s.slot_gen[k],
+		printf("slot %d        gen %llu, %llu bytes, capacity %llu\n",
+		       k, (unsigned long long)s.slot_gen[k],
 		       (unsigned long long)s.slot_size[k],
 		       (unsigned long long)s.slot_cap[k]);
 	printf("readers       %u live of %u entries, %u with a view open, "
@@ -207,8 +210,7 @@ static int collect(const struct mmsync_reader_info *ri, void *arg)
 	}
 	/* Copy what this build knows; a newer library may pass more. */
 	memset(&r->v[r->n], 0, sizeof(r->v[r->n]));
-	memcpy(&r->v[r->n], ri,
-	       ri->sz < sizeof(*ri) ? ri->sz : sizeof(*ri));
+	memcpy(&r->v[r->n], ri, ri->sz < sizeof(*ri) ? ri->sz : sizeof(*ri));
 	r->n++;
 	return 0;
 }
@@ -269,7 +271,8 @@ static int cmd_readers(void)
 			       "\"age_ns\":%llu,\"evictions\":%llu,"
 			       "\"evicted\":%s,\"stuck\":%s,\"flags\":%u}",
 			       ri->alive == 1 ? "true" :
-			       ri->alive == 0 ? "false" : "null",
+			       ri->alive == 0 ? "false" :
+						"null",
 			       (unsigned long long)ri->pinned_gen,
 			       (unsigned long long)ri->lag,
 			       (unsigned long long)ri->age_ns,
@@ -281,8 +284,8 @@ static int cmd_readers(void)
 		free(r.v);
 		return 0;
 	}
-	printf("%-6s %-8s %-16s %-7s %10s %6s %8s %6s\n", "ENTRY", "PID", "COMM",
-	       "STATE", "PINNED", "LAG", "AGE", "EVICT");
+	printf("%-6s %-8s %-16s %-7s %10s %6s %8s %6s\n", "ENTRY", "PID",
+	       "COMM", "STATE", "PINNED", "LAG", "AGE", "EVICT");
 	for (i = 0; i < r.n; i++) {
 		const struct mmsync_reader_info *ri = &r.v[i];
 		char pinned[24];
@@ -304,7 +307,8 @@ static int cmd_readers(void)
 		printf("(no readers)\n");
 	else
 		printf("\n%d entries; '!' marks a pin the writer evicted or "
-		       "reclaimed\n", r.n);
+		       "reclaimed\n",
+		       r.n);
 	free(r.v);
 	return 0;
 }

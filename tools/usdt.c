@@ -124,7 +124,8 @@ int usdt_parse_arg(const char *s, struct mt_arg *a)
 	/* disp(%reg); base+index forms and symbols are not produced here. */
 	open = strchr(at, '(');
 	close = open ? strchr(open, ')') : NULL;
-	if (!open || !close || close[1] != '\0' || memchr(open, ',', close - open))
+	if (!open || !close || close[1] != '\0' ||
+	    memchr(open, ',', close - open))
 		return -EOPNOTSUPP;
 	if (open != at) {
 		a->off = strtoll(at, &end, 0);
@@ -226,7 +227,8 @@ int usdt_find(const char *path, const char *provider, struct usdt_site **out)
 		return -errno;
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF ||
-	    gelf_getclass(elf) != ELFCLASS64 || elf_getshdrstrndx(elf, &shstrndx)) {
+	    gelf_getclass(elf) != ELFCLASS64 ||
+	    elf_getshdrstrndx(elf, &shstrndx)) {
 		err = -ENOEXEC;
 		goto out;
 	}
@@ -258,7 +260,8 @@ int usdt_find(const char *path, const char *provider, struct usdt_site **out)
 			const char *prov, *end;
 
 			if (nh.n_type != 3 || nh.n_namesz != 8 ||
-			    memcmp((char *)data->d_buf + name_off, "stapsdt", 8) ||
+			    memcmp((char *)data->d_buf + name_off, "stapsdt",
+				   8) ||
 			    nh.n_descsz < 3 * 8 + 3)
 				continue;
 			desc = (const char *)data->d_buf + desc_off;
@@ -271,7 +274,8 @@ int usdt_find(const char *path, const char *provider, struct usdt_site **out)
 			if (!n.name || ++n.name >= end)
 				continue;
 			n.args = memchr(n.name, '\0', end - n.name);
-			if (!n.args || ++n.args >= end || !memchr(n.args, '\0', end - n.args))
+			if (!n.args || ++n.args >= end ||
+			    !memchr(n.args, '\0', end - n.args))
 				continue;
 			if (strcmp(prov, provider))
 				continue;
@@ -282,9 +286,9 @@ int usdt_find(const char *path, const char *provider, struct usdt_site **out)
 			}
 			sites = tmp;
 			err = add_site(elf, &n,
-				       stapsdt_base && n.base
-					       ? (long)(stapsdt_base - n.base)
-					       : 0,
+				       stapsdt_base && n.base ?
+					       (long)(stapsdt_base - n.base) :
+					       0,
 				       &sites[count]);
 			if (err)
 				goto out;

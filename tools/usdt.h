@@ -25,8 +25,7 @@ struct usdt_site {
  * array. Returns the number of sites (0: none), or -errno (-ENOEXEC: not an
  * ELF file this tool can read).
  */
-int usdt_find(const char *path, const char *provider,
-	      struct usdt_site **out);
+int usdt_find(const char *path, const char *provider, struct usdt_site **out);
 
 /* Parse one x86-64 argument spec ("-4@%edx", "8@16(%rbx)", "4@$5"). */
 int usdt_parse_arg(const char *s, struct mt_arg *a);
