@@ -232,6 +232,14 @@ enum {
 	MMSYNC_READ_VERIFY = 1u << 0,
 	/** Always pin with xchg, even on a membarrier channel. */
 	MMSYNC_READ_XCHG = 1u << 1,
+	/**
+	 * Do not install the SIGBUS guard. By default a reader handles
+	 * SIGBUS on its own slot mappings (a data file truncated under a
+	 * view): the faulting page reads as zeros, read_end returns -ESTALE
+	 * and the next read_begin remaps or fails with -EBADMSG. Faults
+	 * anywhere else go to the handler that was there before.
+	 */
+	MMSYNC_READ_NO_SIGBUS_GUARD = 1u << 2,
 };
 
 struct mmsync_reader_opts {
@@ -580,6 +588,11 @@ struct mmsync__slot {
  * the pin probe, so that read_end leaves the inline path to fire unpin.
  */
 #define MMSYNC__PIN_TRACED (1ull << 62)
+/*
+ * Set in rfast.pinned by the SIGBUS guard when the view's slot lost its
+ * pages (its file was truncated under it): read_end returns -ESTALE.
+ */
+#define MMSYNC__PIN_BROKEN (1ull << 61)
 
 #define MMSYNC__F_XCHG 1u /* pin with xchg */
 #define MMSYNC__F_SLOW 2u /* always take the out-of-line path (see ool) */

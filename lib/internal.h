@@ -78,7 +78,16 @@ struct mmsync_reader {
 	char *prefix;
 	uint64_t chan_id; /* what the USDT probes call the channel */
 	bool handoff; /* memfd channel: it ends with its writer */
+	/*
+	 * Real length of each slot mapping. f.len[i] is what the fast path
+	 * may use; the SIGBUS guard zeroes it when the slot lost pages.
+	 */
+	uint64_t map_len[2];
 };
+
+/* sigbus.c */
+MMSYNC_HIDDEN int mmsync_guard_add(struct mmsync_reader *r, int slot);
+MMSYNC_HIDDEN void mmsync_guard_del(struct mmsync_reader *r, int slot);
 
 /* util.c */
 MMSYNC_HIDDEN int mmsync_prefix(const char *name, char **out);

@@ -31,7 +31,7 @@
 
 #define MMSYNC_WRITER_LOCK_OFF 0
 /* Generations stay far below the pin word's MMSYNC__PIN_EVICTED bit. */
-#define MMSYNC_MAX_GEN (1ull << 62)
+#define MMSYNC_MAX_GEN (1ull << 60) /* below the rfast.pinned flag bits */
 
 struct mmsync_stats_area {
 	uint64_t publishes;

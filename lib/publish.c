@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
@@ -31,8 +32,20 @@ static uint64_t round_up(uint64_t v, uint64_t a)
 int mmsync_slot_reserve(struct mmsync_writer *w, int i, uint64_t len)
 {
 	uint64_t old = w->map_len[i], cap;
+	struct stat st;
 	int err;
 
+	/*
+	 * A data file in a directory can be truncated behind our back (memfd
+	 * slots are sealed): give it its pages back before writing through
+	 * the mapping, or the copy would take SIGBUS.
+	 */
+	if (!w->handoff && old && fstat(w->data_fd[i], &st) == 0 &&
+	    (uint64_t)st.st_size < old) {
+		err = mmsync_slot_grow(w, i, old);
+		if (err)
+			return err;
+	}
 	if (len <= old)
 		return 0;
 	if (len > MMSYNC_MAX_CAP)

@@ -74,7 +74,8 @@ int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
 		return -EINVAL;
 	*out = NULL;
 	if (!mmsync_opts_valid(o, sizeof(*o)) || (o && o->poll_ns < 0) ||
-	    (o && (o->flags & ~(MMSYNC_READ_VERIFY | MMSYNC_READ_XCHG))))
+	    (o && (o->flags & ~(MMSYNC_READ_VERIFY | MMSYNC_READ_XCHG |
+				MMSYNC_READ_NO_SIGBUS_GUARD))))
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
@@ -147,8 +148,10 @@ void mmsync_reader_close(struct mmsync_reader *r)
 				      0);
 	}
 	for (i = 0; i < 2; i++) {
-		if (r->f.len[i])
-			munmap((void *)r->f.base[i], r->f.len[i]);
+		if (r->map_len[i]) {
+			mmsync_guard_del(r, i);
+			munmap((void *)r->f.base[i], r->map_len[i]);
+		}
 		if (r->data_fd[i] >= 0)
 			close(r->data_fd[i]);
 	}
@@ -200,11 +203,16 @@ static int map_slot(struct mmsync_reader *r, int i, uint64_t need)
 	p = mmap(NULL, len, PROT_READ, MAP_SHARED, r->data_fd[i], 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	MMSYNC_PROBE4(remap, r->chan_id, i, r->f.len[i], len);
-	if (r->f.len[i])
-		munmap((void *)r->f.base[i], r->f.len[i]);
+	MMSYNC_PROBE4(remap, r->chan_id, i, r->map_len[i], len);
+	if (r->map_len[i]) {
+		mmsync_guard_del(r, i);
+		munmap((void *)r->f.base[i], r->map_len[i]);
+	}
 	r->f.base[i] = p;
+	r->map_len[i] = len;
 	r->f.len[i] = len;
+	/* Best effort: without a guard a truncated file means SIGBUS. */
+	mmsync_guard_add(r, i);
 	return 0;
 }
 
@@ -305,11 +313,12 @@ int mmsync__read_end_slow(struct mmsync_reader *r, struct mmsync_view *v)
 	if (!r || !r->f.pinned)
 		return -EINVAL;
 	want = r->f.pinned;
-	g = want & ~MMSYNC__PIN_TRACED;
+	g = want & ~(MMSYNC__PIN_TRACED | MMSYNC__PIN_BROKEN);
 	/* As in mmsync_read_end(): pairs with the writer's evicting CAS. */
 	mmsync_smp_rmb();
 	p = __atomic_load_n(r->f.pin, __ATOMIC_RELAXED);
-	ret = p == g ? 0 : -ESTALE;
+	/* Broken: the SIGBUS guard put zeros under the view. */
+	ret = p == g && !(want & MMSYNC__PIN_BROKEN) ? 0 : -ESTALE;
 	/* Pairs with the writer's acquire load of the pin in its scan. */
 	__atomic_store_n(r->f.pin, 0, __ATOMIC_RELEASE);
 	r->f.pinned = 0;
