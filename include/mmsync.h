@@ -724,7 +724,11 @@ mmsync_read_end(struct mmsync_reader *r, struct mmsync_view *v)
 	struct mmsync__rfast *f = (struct mmsync__rfast *)r;
 	uint64_t p, want;
 
-	if (__builtin_expect(!f || !f->pinned, 0))
+	if (__builtin_expect(!f, 0))
+		return -EINVAL;
+	/* The SIGBUS guard's handler may have marked f->pinned: reload it. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (__builtin_expect(!f->pinned, 0))
 		return -EINVAL;
 	want = f->pinned;
 	/*

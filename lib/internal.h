@@ -47,6 +47,7 @@ struct mmsync_writer {
 	uint32_t fd_depth; /* 0: default */
 	uint32_t fd_flags; /* MMSYNC_FD_* */
 	uint64_t fd_chunk; /* 0: default */
+	bool opened; /* mmsync_writer_open() succeeded */
 };
 
 /* Limits of the publish_fd options (checked by mmsync_writer_open). */

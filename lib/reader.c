@@ -27,10 +27,14 @@ static off_t entry_off(uint32_t i)
  * drops it when the process dies, in any PID namespace.
  */
 static int map_slot(struct mmsync_reader *r, int i, uint64_t need);
+static int check_slots(struct mmsync_reader *r);
 
 static int claim_entry(struct mmsync_reader *r)
 {
-	uint32_t n = READ_SHARED(r->hdr->nr_entries), i, pass;
+	/* From the size we mapped: nr_entries may change under us. */
+	uint32_t n = (uint32_t)((r->state_len - MMSYNC_HDR_SIZE) /
+				MMSYNC_ENTRY_SIZE),
+		 i, pass;
 	struct mmsync_entry *e;
 	uint64_t hw;
 
@@ -68,7 +72,7 @@ int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
 		       struct mmsync_reader **out)
 {
 	struct mmsync_reader *r;
-	int err, i;
+	int err;
 
 	if (!out)
 		return -EINVAL;
@@ -100,6 +104,14 @@ int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
 	if (err)
 		goto fail;
 
+	/*
+	 * Look at the slots before taking a table entry: a reader writes
+	 * nothing to a channel it refuses. Generation, capacities and sizes
+	 * only grow under a live writer, so a valid channel never fails here.
+	 */
+	err = check_slots(r);
+	if (err)
+		goto fail;
 	r->f.flags = 0;
 	if (READ_SHARED(r->hdr->fence_mode) != MMSYNC_FENCE_MEMBARRIER ||
 	    (r->uflags & MMSYNC_READ_XCHG) || mmsync_membarrier_register())
@@ -116,14 +128,6 @@ int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
 	r->f.ool = (r->f.flags & MMSYNC__F_SLOW) ? &mmsync_ool_always :
 						   &mmsync_pin_probes;
 	r->chan_id = mmsync_chan_id(r->state_fd);
-	/*
-	 * Map the slots that exist now, so that reads make no syscall from
-	 * here on (until a slot grows). Best effort: read_begin's slow path
-	 * maps, and reports, whatever fails here.
-	 */
-	for (i = 0; i < 2; i++)
-		if (READ_SHARED(r->hdr->slot[i].cap))
-			map_slot(r, i, 0);
 	*out = r;
 	return 0;
 fail:
@@ -213,6 +217,47 @@ static int map_slot(struct mmsync_reader *r, int i, uint64_t need)
 	r->f.len[i] = len;
 	/* Best effort: without a guard a truncated file means SIGBUS. */
 	mmsync_guard_add(r, i);
+	return 0;
+}
+
+/*
+ * Validate the slots of a channel being opened, and map (and open) the
+ * data files that exist, so that reads make no syscall from here on (until
+ * a slot grows) and keep reading these files even if the names are reused.
+ */
+static int check_slots(struct mmsync_reader *r)
+{
+	uint64_t cap, size;
+	char suffix[24], *path;
+	int i, err;
+
+	if (__atomic_load_n(&r->hdr->gen, __ATOMIC_ACQUIRE) >= MMSYNC_MAX_GEN)
+		return -EBADMSG;
+	for (i = 0; i < 2; i++) {
+		cap = READ_SHARED(r->hdr->slot[i].cap);
+		size = READ_SHARED(r->hdr->slot[i].size);
+		if (cap > MMSYNC_MAX_CAP || size > cap)
+			return -EBADMSG;
+		if (r->data_fd[i] < 0) {
+			snprintf(suffix, sizeof(suffix), "data_%d", i);
+			path = mmsync_file(r->prefix, suffix);
+			if (!path)
+				return -ENOMEM;
+			r->data_fd[i] =
+				open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+						   O_NONBLOCK);
+			err = r->data_fd[i] < 0 ? -errno : 0;
+			free(path);
+			/* Not made yet (a channel being created): later. */
+			if (err && !(err == -ENOENT && cap == 0))
+				return err == -ENOENT ? -EBADMSG : err;
+		}
+		if (cap) {
+			err = map_slot(r, i, size);
+			if (err)
+				return err;
+		}
+	}
 	return 0;
 }
 

@@ -56,12 +56,29 @@ static void pass_on(int sig, siginfo_t *info, void *uctx)
 	signal(sig, SIG_DFL);
 }
 
+static void install_again(void);
+
 static void on_sigbus(int sig, siginfo_t *info, void *uctx)
 {
 	uintptr_t a = (uintptr_t)info->si_addr, base, page;
 	struct mmsync_reader *r;
 	int i, saved = errno;
 
+	/* Sent (kill, raise, sigqueue), not a fault: not ours to swallow. */
+	if (info->si_code <= 0) {
+		if (prev.sa_flags & SA_SIGINFO ||
+		    (prev.sa_handler != SIG_DFL &&
+		     prev.sa_handler != SIG_IGN)) {
+			pass_on(sig, info, uctx);
+			return;
+		}
+		sigaction(SIGBUS, &prev, NULL);
+		raise(sig);
+		/* Ignored, or it returned: guard again from here on. */
+		install_again();
+		errno = saved;
+		return;
+	}
 	for (i = 0; i < MAX_GUARDS; i++) {
 		/* Pairs with the release stores in mmsync_guard_add/del(). */
 		base = __atomic_load_n(&guards[i].base, __ATOMIC_ACQUIRE);
@@ -98,6 +115,17 @@ static int install(void)
 		return -errno;
 	installed = true;
 	return 0;
+}
+
+static void install_again(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
 }
 
 /* Guard the current mapping of @r's slot @slot. */
@@ -137,9 +165,13 @@ void mmsync_guard_del(struct mmsync_reader *r, int slot)
 	for (i = 0; i < MAX_GUARDS; i++)
 		if (guards[i].r == r && guards[i].slot == slot &&
 		    guards[i].base) {
-			/* Pairs with the acquire load in on_sigbus(). */
+			/*
+			 * Pairs with the acquire load in on_sigbus(). The
+			 * other fields stay as they were, so a handler that
+			 * read the old base on another thread still finds a
+			 * consistent entry.
+			 */
 			__atomic_store_n(&guards[i].base, 0, __ATOMIC_RELEASE);
-			guards[i].r = NULL;
 		}
 	pthread_mutex_unlock(&guard_lock);
 }

@@ -75,7 +75,7 @@ static int ro_open(const char *name, struct ro_chan *c)
 	free(prefix);
 	if (!path)
 		return -ENOMEM;
-	c->fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	c->fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	err = c->fd < 0 ? -errno : 0;
 	free(path);
 	if (err)
@@ -152,11 +152,15 @@ static int byte_held(int fd, off_t off)
 	return fl.l_type != F_UNLCK;
 }
 
-static uint32_t table_bound(const struct mmsync_hdr *h)
+static uint32_t table_bound(const struct ro_chan *c)
 {
-	uint64_t hw = READ_SHARED(h->hiwat);
-	uint32_t n = READ_SHARED(h->nr_entries);
+	uint64_t hw = READ_SHARED(c->hdr->hiwat);
+	uint32_t n = READ_SHARED(c->hdr->nr_entries);
+	/* Never past what we mapped: the header may change under us. */
+	uint64_t fit = (c->len - MMSYNC_HDR_SIZE) / MMSYNC_ENTRY_SIZE;
 
+	if (n > fit)
+		n = (uint32_t)fit;
 	return hw < n ? (uint32_t)hw : n;
 }
 
@@ -208,7 +212,7 @@ int mmsync_foreach_reader(const char *name, mmsync_reader_fn fn, void *arg)
 	/* Pairs with the writer's release store of gen (lag only). */
 	gen = __atomic_load_n(&c.hdr->gen, __ATOMIC_ACQUIRE);
 	now = mmsync_now_ns();
-	n = table_bound(c.hdr);
+	n = table_bound(&c);
 	for (i = 0; i < n; i++) {
 		if (!entry_info(&c, i, gen, now, &ri))
 			continue;
@@ -262,7 +266,7 @@ int mmsync_stat(const char *name, struct mmsync_stats *out)
 	st.writer_alive = byte_held(c.fd, MMSYNC_WRITER_LOCK_OFF) == 1;
 	st.fence_mode = READ_SHARED(c.hdr->fence_mode);
 	st.max_readers = READ_SHARED(c.hdr->nr_entries);
-	n = table_bound(c.hdr);
+	n = table_bound(&c);
 	for (i = 0; i < n; i++) {
 		if (!entry_info(&c, i, st.gen, now, &ri))
 			continue;

@@ -118,8 +118,15 @@ static int open_state(struct mmsync_writer *w, const char *name,
 	w->fence_mode = READ_SHARED(w->hdr->fence_mode);
 	w->nr_entries = READ_SHARED(w->hdr->nr_entries);
 	if (o && o->fence_mode && pick_fence(o->fence_mode) != w->fence_mode)
-		err = -EINVAL;
-	return err;
+		return -EINVAL;
+	/* A membarrier channel on a kernel (or sandbox) without it. */
+	if (w->fence_mode == MMSYNC_FENCE_MEMBARRIER &&
+	    !mmsync_membarrier_available())
+		return -EOPNOTSUPP;
+	/* Refuse a bad file before writing anything to it. */
+	if (__atomic_load_n(&w->hdr->gen, __ATOMIC_ACQUIRE) >= MMSYNC_MAX_GEN)
+		return -EBADMSG;
+	return 0;
 }
 
 int mmsync_writer_open(const char *name, const struct mmsync_writer_opts *o,
@@ -171,6 +178,7 @@ int mmsync_writer_open(const char *name, const struct mmsync_writer_opts *o,
 		if (err)
 			goto fail;
 	}
+	w->opened = true;
 	WRITE_SHARED(w->hdr->writer_pid, (uint32_t)getpid());
 	WRITE_SHARED(w->hdr->stats.writer_opens,
 		     READ_SHARED(w->hdr->stats.writer_opens) + 1);
@@ -204,7 +212,9 @@ void mmsync_writer_close(struct mmsync_writer *w)
 			close(w->data_fd[i]);
 	}
 	if (w->hdr) {
-		WRITE_SHARED(w->hdr->writer_pid, 0);
+		/* Only a writer that opened fully ever wrote its pid. */
+		if (w->opened)
+			WRITE_SHARED(w->hdr->writer_pid, 0);
 		munmap(w->hdr, w->state_len);
 	}
 	if (w->state_fd >= 0)

@@ -164,4 +164,19 @@ TEST_F(trunc, guarded_child_exits_cleanly)
 	EXPECT_EQ(0, reap(spawn(touch_after_truncate, &a)));
 }
 
+static int sent_sigbus(void *arg)
+{
+	struct mmsync_reader *r;
+
+	if (mmsync_reader_open(arg, NULL, &r))
+		return 1;
+	kill(getpid(), SIGBUS); /* not a fault: must not be swallowed */
+	return 0;
+}
+
+TEST_F(trunc, sent_sigbus_is_not_swallowed)
+{
+	EXPECT_EQ(DIED_OF_SIGBUS, reap(spawn(sent_sigbus, self->name)));
+}
+
 TEST_HARNESS_MAIN
