@@ -29,20 +29,13 @@
 static int open_unnamed(const char *path, mode_t mode, char **tmp)
 {
 	static unsigned int seq;
-	char *dir, *slash;
+	char *dir;
 	int fd;
 
 	*tmp = NULL;
-	dir = strdup(path);
+	dir = mmsync_dirname(path);
 	if (!dir)
 		return -ENOMEM;
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
 	free(dir);
 	if (fd >= 0)
@@ -142,19 +135,12 @@ fail_nounlink:
 static int check_dir(const char *prefix, uint64_t want)
 {
 	struct statfs sf;
-	char *dir, *slash;
+	char *dir;
 	int err;
 
-	dir = strdup(prefix);
+	dir = mmsync_dirname(prefix);
 	if (!dir)
 		return -ENOMEM;
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
 	err = statfs(dir, &sf) < 0 ? -errno : 0;
 	free(dir);
 	if (err)

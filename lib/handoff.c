@@ -111,15 +111,8 @@ static int handoff_addr(const char *name, const char *prefix, struct addr *a)
 	if (!a->path)
 		return -ENOMEM;
 	slash = strrchr(a->path, '/');
-	if (!slash) {
-		a->dir = strdup(".");
-		a->base = a->path;
-	} else {
-		a->dir = slash == a->path ?
-				 strdup("/") :
-				 strndup(a->path, (size_t)(slash - a->path));
-		a->base = slash + 1;
-	}
+	a->base = slash ? slash + 1 : a->path;
+	a->dir = mmsync_dirname(a->path);
 	return a->dir ? 0 : -ENOMEM;
 }
 

@@ -93,6 +93,7 @@ MMSYNC_HIDDEN void mmsync_guard_del(struct mmsync_reader *r, int slot);
 /* util.c */
 MMSYNC_HIDDEN int mmsync_prefix(const char *name, char **out);
 MMSYNC_HIDDEN char *mmsync_file(const char *prefix, const char *suffix);
+MMSYNC_HIDDEN char *mmsync_dirname(const char *path);
 MMSYNC_HIDDEN uint64_t mmsync_now_ns(void);
 MMSYNC_HIDDEN uint64_t mmsync_realtime_ns(void);
 MMSYNC_HIDDEN void mmsync_sleep_ns(int64_t ns);
@@ -107,6 +108,9 @@ MMSYNC_HIDDEN void mmsync_uring_free(struct mmsync_writer *w);
 /* state.c */
 MMSYNC_HIDDEN int mmsync_state_check(const struct mmsync_hdr *h,
 				     uint64_t file_size);
+MMSYNC_HIDDEN uint64_t mmsync_claimed_size(const struct mmsync_hdr *h,
+					   uint64_t file_size, uint64_t page,
+					   bool huge);
 MMSYNC_HIDDEN int mmsync_map_state(int fd, struct mmsync_hdr **out,
 				   size_t *len);
 

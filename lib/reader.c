@@ -168,31 +168,42 @@ void mmsync_reader_close(struct mmsync_reader *r)
 }
 
 /*
+ * Open data file @i read-only by name, unless it is open already (memfd
+ * channels receive theirs). O_NONBLOCK: a planted FIFO must not hang us.
+ */
+static int open_data(struct mmsync_reader *r, int i)
+{
+	char suffix[24], *path;
+
+	if (r->data_fd[i] >= 0)
+		return 0;
+	snprintf(suffix, sizeof(suffix), "data_%d", i);
+	path = mmsync_file(r->prefix, suffix);
+	if (!path)
+		return -ENOMEM;
+	r->data_fd[i] =
+		open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	free(path);
+	return r->data_fd[i] < 0 ? -errno : 0;
+}
+
+/*
  * Map slot @i read-only, at least @need bytes. The data file must really
  * hold what the metadata claims, or the mapping could raise SIGBUS.
  */
 static int map_slot(struct mmsync_reader *r, int i, uint64_t need)
 {
 	uint64_t cap = READ_SHARED(r->hdr->slot[i].cap), len;
-	char suffix[24], *path;
 	struct stat st;
 	bool huge;
 	void *p;
+	int err;
 
 	if (cap < need || cap > MMSYNC_MAX_CAP)
 		return -EBADMSG;
-	if (r->data_fd[i] < 0) {
-		snprintf(suffix, sizeof(suffix), "data_%d", i);
-		path = mmsync_file(r->prefix, suffix);
-		if (!path)
-			return -ENOMEM;
-		/* O_NONBLOCK: a planted FIFO must not hang us in open(). */
-		r->data_fd[i] = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-						   O_NONBLOCK);
-		free(path);
-		if (r->data_fd[i] < 0)
-			return errno == ENOENT ? -EBADMSG : -errno;
-	}
+	err = open_data(r, i);
+	if (err)
+		return err == -ENOENT ? -EBADMSG : err;
 	if (fstat(r->data_fd[i], &st) < 0)
 		return -errno;
 	/*
@@ -228,7 +239,6 @@ static int map_slot(struct mmsync_reader *r, int i, uint64_t need)
 static int check_slots(struct mmsync_reader *r)
 {
 	uint64_t cap, size;
-	char suffix[24], *path;
 	int i, err;
 
 	if (__atomic_load_n(&r->hdr->gen, __ATOMIC_ACQUIRE) >= MMSYNC_MAX_GEN)
@@ -238,20 +248,10 @@ static int check_slots(struct mmsync_reader *r)
 		size = READ_SHARED(r->hdr->slot[i].size);
 		if (cap > MMSYNC_MAX_CAP || size > cap)
 			return -EBADMSG;
-		if (r->data_fd[i] < 0) {
-			snprintf(suffix, sizeof(suffix), "data_%d", i);
-			path = mmsync_file(r->prefix, suffix);
-			if (!path)
-				return -ENOMEM;
-			r->data_fd[i] =
-				open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-						   O_NONBLOCK);
-			err = r->data_fd[i] < 0 ? -errno : 0;
-			free(path);
-			/* Not made yet (a channel being created): later. */
-			if (err && !(err == -ENOENT && cap == 0))
-				return err == -ENOENT ? -EBADMSG : err;
-		}
+		err = open_data(r, i);
+		/* Not made yet (a channel being created): later. */
+		if (err && !(err == -ENOENT && cap == 0))
+			return err == -ENOENT ? -EBADMSG : err;
 		if (cap) {
 			err = map_slot(r, i, size);
 			if (err)

@@ -39,21 +39,6 @@ struct ro_chan {
 };
 
 /*
- * The size the state in a file of @file_size bytes may claim: on hugetlbfs
- * the file is the state rounded up to whole huge pages (as in state.c).
- */
-static uint64_t claimed_size(const struct mmsync_hdr *h, uint64_t file_size,
-			     uint64_t page, bool huge)
-{
-	uint64_t claimed = READ_SHARED(h->file_size);
-
-	if (huge && claimed <= file_size &&
-	    mmsync_round_up(claimed, page) == file_size)
-		return claimed;
-	return file_size;
-}
-
-/*
  * Same checks as mmsync_map_state(), on a read-only mapping. Channels in a
  * directory only: a memfd channel has no file to look at.
  */
@@ -99,7 +84,7 @@ static int ro_open(const char *name, struct ro_chan *c)
 		goto fail;
 	}
 	err = mmsync_state_check(
-		p, claimed_size(p, (uint64_t)st.st_size, page, huge));
+		p, mmsync_claimed_size(p, (uint64_t)st.st_size, page, huge));
 	munmap(p, page);
 	if (err)
 		goto fail;
@@ -112,7 +97,8 @@ static int ro_open(const char *name, struct ro_chan *c)
 	c->len = (size_t)st.st_size;
 	/* Re-check: the file could have been swapped between the two maps. */
 	err = mmsync_state_check(
-		c->hdr, claimed_size(c->hdr, (uint64_t)st.st_size, page, huge));
+		c->hdr,
+		mmsync_claimed_size(c->hdr, (uint64_t)st.st_size, page, huge));
 	if (err)
 		goto fail;
 	return 0;

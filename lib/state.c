@@ -47,8 +47,8 @@ int mmsync_state_check(const struct mmsync_hdr *h, uint64_t file_size)
  * The size the state in a file of @file_size bytes may claim. A file on
  * hugetlbfs holds whole huge pages: it is the state rounded up to them.
  */
-static uint64_t state_size(const struct mmsync_hdr *h, uint64_t file_size,
-			   uint64_t page, bool huge)
+uint64_t mmsync_claimed_size(const struct mmsync_hdr *h, uint64_t file_size,
+			     uint64_t page, bool huge)
 {
 	uint64_t claimed = READ_SHARED(h->file_size);
 
@@ -87,7 +87,7 @@ int mmsync_map_state(int fd, struct mmsync_hdr **out, size_t *len)
 	if (p == MAP_FAILED)
 		return -errno;
 	err = mmsync_state_check(
-		p, state_size(p, (uint64_t)st.st_size, page, huge));
+		p, mmsync_claimed_size(p, (uint64_t)st.st_size, page, huge));
 	munmap(p, page);
 	if (err)
 		return err;
@@ -97,7 +97,7 @@ int mmsync_map_state(int fd, struct mmsync_hdr **out, size_t *len)
 		return -errno;
 	/* Re-check: the file could have been swapped between the two maps. */
 	err = mmsync_state_check(
-		p, state_size(p, (uint64_t)st.st_size, page, huge));
+		p, mmsync_claimed_size(p, (uint64_t)st.st_size, page, huge));
 	if (err) {
 		munmap(p, (size_t)st.st_size);
 		return err;

@@ -56,6 +56,18 @@ char *mmsync_file(const char *prefix, const char *suffix)
 	return p;
 }
 
+/* The directory part of @path, malloc'd: ".", "/" or the part before '/'. */
+char *mmsync_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
 uint64_t mmsync_now_ns(void)
 {
 	struct timespec ts;

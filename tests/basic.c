@@ -19,30 +19,14 @@ FIXTURE(chan)
 	struct mmsync_reader *r;
 };
 
-FIXTURE_VARIANT(chan)
-{
-	uint32_t fence_mode;
-};
-
-FIXTURE_VARIANT_ADD(chan, membarrier){
-	.fence_mode = MMSYNC_FENCE_MEMBARRIER,
-};
-
-FIXTURE_VARIANT_ADD(chan, xchg){
-	.fence_mode = MMSYNC_FENCE_XCHG,
-};
+FENCE_MODE_VARIANTS(chan);
 
 FIXTURE_SETUP(chan)
 {
 	MMSYNC_OPTS(mmsync_writer_opts, wo, .fence_mode = variant->fence_mode);
 
-#if defined(__SANITIZE_THREAD__)
-	if (variant->fence_mode == MMSYNC_FENCE_MEMBARRIER)
-		SKIP(return, "TSan build: fence (xchg) mode only");
-#endif
-	if (variant->fence_mode == MMSYNC_FENCE_MEMBARRIER &&
-	    !have_membarrier())
-		SKIP(return, "kernel lacks membarrier(GLOBAL_EXPEDITED)");
+	if (fence_mode_unavailable(variant->fence_mode))
+		SKIP(return, "%s", fence_mode_unavailable(variant->fence_mode));
 	ASSERT_EQ(0, tdir_make(&self->dir));
 	tdir_chan(&self->dir, "c", self->name, sizeof(self->name));
 	ASSERT_EQ(0, mmsync_writer_open(self->name, &wo, &self->w));

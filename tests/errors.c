@@ -210,11 +210,9 @@ TEST_F(err, reopen_with_other_fence_mode_is_einval)
 		    .fence_mode = MMSYNC_FENCE_MEMBARRIER);
 	struct mmsync_writer *w;
 
-	if (!have_membarrier())
-		SKIP(return, "kernel lacks membarrier(GLOBAL_EXPEDITED)");
-#if defined(__SANITIZE_THREAD__)
-	SKIP(return, "TSan build: fence (xchg) mode only");
-#endif
+	if (fence_mode_unavailable(MMSYNC_FENCE_MEMBARRIER))
+		SKIP(return, "%s",
+			   fence_mode_unavailable(MMSYNC_FENCE_MEMBARRIER));
 	ASSERT_EQ(0, mmsync_writer_open(self->name, &x, &w));
 	mmsync_writer_close(w);
 	EXPECT_EQ(-EINVAL, mmsync_writer_open(self->name, &m, &w));

@@ -205,3 +205,15 @@ int have_membarrier(void)
 
 	return mask > 0 && (mask & MEMBARRIER_CMD_GLOBAL_EXPEDITED);
 }
+
+const char *fence_mode_unavailable(uint32_t mode)
+{
+	if (mode != MMSYNC_FENCE_MEMBARRIER)
+		return NULL;
+#if defined(__SANITIZE_THREAD__)
+	return "TSan build: fence (xchg) mode only";
+#endif
+	if (!have_membarrier())
+		return "kernel lacks membarrier(GLOBAL_EXPEDITED)";
+	return NULL;
+}

@@ -50,4 +50,24 @@ long hugepool_add(uint64_t page, long delta);
 /* Does this kernel have membarrier(GLOBAL_EXPEDITED) for readers? */
 int have_membarrier(void);
 
+/* Why fence mode @mode cannot run in this build on this kernel, or NULL. */
+const char *fence_mode_unavailable(uint32_t mode);
+
+/*
+ * Both fence modes as variants of @fixture (kselftest harness): the
+ * variant has a fence_mode; skip with fence_mode_unavailable() in setup.
+ */
+#define FENCE_MODE_VARIANTS(fixture)                   \
+	FIXTURE_VARIANT(fixture)                       \
+	{                                              \
+		uint32_t fence_mode;                   \
+	};                                             \
+	FIXTURE_VARIANT_ADD(fixture, membarrier){      \
+		.fence_mode = MMSYNC_FENCE_MEMBARRIER, \
+	};                                             \
+	FIXTURE_VARIANT_ADD(fixture, xchg)             \
+	{                                              \
+		.fence_mode = MMSYNC_FENCE_XCHG,       \
+	}
+
 #endif

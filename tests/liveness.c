@@ -22,28 +22,12 @@ FIXTURE(live)
 	char name[256];
 };
 
-FIXTURE_VARIANT(live)
-{
-	uint32_t fence_mode;
-};
-
-FIXTURE_VARIANT_ADD(live, membarrier){
-	.fence_mode = MMSYNC_FENCE_MEMBARRIER,
-};
-
-FIXTURE_VARIANT_ADD(live, xchg){
-	.fence_mode = MMSYNC_FENCE_XCHG,
-};
+FENCE_MODE_VARIANTS(live);
 
 FIXTURE_SETUP(live)
 {
-#if defined(__SANITIZE_THREAD__)
-	if (variant->fence_mode == MMSYNC_FENCE_MEMBARRIER)
-		SKIP(return, "TSan build: fence (xchg) mode only");
-#endif
-	if (variant->fence_mode == MMSYNC_FENCE_MEMBARRIER &&
-	    !have_membarrier())
-		SKIP(return, "kernel lacks membarrier(GLOBAL_EXPEDITED)");
+	if (fence_mode_unavailable(variant->fence_mode))
+		SKIP(return, "%s", fence_mode_unavailable(variant->fence_mode));
 	ASSERT_EQ(0, tdir_make(&self->dir));
 	tdir_chan(&self->dir, "l", self->name, sizeof(self->name));
 }

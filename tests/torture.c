@@ -206,28 +206,12 @@ FIXTURE(torture)
 	struct tdir dir;
 };
 
-FIXTURE_VARIANT(torture)
-{
-	uint32_t fence_mode;
-};
-
-FIXTURE_VARIANT_ADD(torture, membarrier){
-	.fence_mode = MMSYNC_FENCE_MEMBARRIER,
-};
-
-FIXTURE_VARIANT_ADD(torture, xchg){
-	.fence_mode = MMSYNC_FENCE_XCHG,
-};
+FENCE_MODE_VARIANTS(torture);
 
 FIXTURE_SETUP(torture)
 {
-#if defined(__SANITIZE_THREAD__)
-	if (variant->fence_mode == MMSYNC_FENCE_MEMBARRIER)
-		SKIP(return, "TSan build: fence (xchg) mode only");
-#endif
-	if (variant->fence_mode == MMSYNC_FENCE_MEMBARRIER &&
-	    !have_membarrier())
-		SKIP(return, "kernel lacks membarrier(GLOBAL_EXPEDITED)");
+	if (fence_mode_unavailable(variant->fence_mode))
+		SKIP(return, "%s", fence_mode_unavailable(variant->fence_mode));
 	ASSERT_EQ(0, tdir_make(&self->dir));
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
