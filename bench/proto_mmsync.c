@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#define PM_BEGIN mmsync_read_begin
+#define PM_END mmsync_read_end
 #include "proto_mmsync.h"
 
 struct mmsync_wr {
@@ -121,56 +123,7 @@ int pm_publish(void *arg)
 	return mmsync_publish(w->w, w->buf, w->size, NULL);
 }
 
-#define RD_T struct mmsync_rd
-#define RD_GEN_MASK (~0ull)
-
-static inline int rd_begin(struct mmsync_rd *r, const void **p, uint64_t *gen)
-{
-	int err = mmsync_read_begin(r->r, &r->v);
-
-	if (err)
-		return err;
-	*p = r->v.data;
-	*gen = r->v.gen;
-	return 0;
-}
-
-static inline int rd_end(struct mmsync_rd *r)
-{
-	return mmsync_read_end(r->r, &r->v);
-}
-
-static inline size_t rd_words(struct mmsync_rd *r)
-{
-	return r->words;
-}
-
-#include "read_loops.h"
-
-const struct proto_ops proto_mmsync_membarrier = {
-	.name = "mmsync-membarrier",
-	.label = "libmmsync (membarrier)",
-	.setup = pm_setup_membarrier,
-	.teardown = pm_teardown,
-	.reader_open = pm_reader_open,
-	.reader_close = pm_reader_close,
-	.writer_open = pm_writer_open,
-	.writer_close = pm_writer_close,
-	.publish = pm_publish,
-	.touch_loop = rd_touch_loop,
-	.check_loop = rd_check_loop,
-};
-
-const struct proto_ops proto_mmsync_xchg = {
-	.name = "mmsync-xchg",
-	.label = "libmmsync (fence/xchg)",
-	.setup = pm_setup_xchg,
-	.teardown = pm_teardown,
-	.reader_open = pm_reader_open,
-	.reader_close = pm_reader_close,
-	.writer_open = pm_writer_open,
-	.writer_close = pm_writer_close,
-	.publish = pm_publish,
-	.touch_loop = rd_touch_loop,
-	.check_loop = rd_check_loop,
-};
+PM_OPS(proto_mmsync_membarrier, "mmsync-membarrier", "libmmsync (membarrier)",
+       pm_setup_membarrier);
+PM_OPS(proto_mmsync_xchg, "mmsync-xchg", "libmmsync (fence/xchg)",
+       pm_setup_xchg);
