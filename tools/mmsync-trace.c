@@ -36,6 +36,7 @@
 
 #include "mmsync_trace.h"
 #include "mmsync_trace.skel.h"
+#include "fmt.h"
 #include "usdt.h"
 
 #ifndef BPF_FS_MAGIC
@@ -605,36 +606,6 @@ static const char *chan_name(__u64 id)
 }
 
 /* ---- output --------------------------------------------------------------- */
-
-/* ns as a short human string: 950ns, 12.3us, 4.1ms, 2.0s */
-static const char *human_ns(__u64 ns, char *buf, size_t len)
-{
-	if (ns < 1000)
-		snprintf(buf, len, "%lluns", (unsigned long long)ns);
-	else if (ns < 1000000)
-		snprintf(buf, len, "%.1fus", ns / 1e3);
-	else if (ns < 1000000000)
-		snprintf(buf, len, "%.1fms", ns / 1e6);
-	else
-		snprintf(buf, len, "%.1fs", ns / 1e9);
-	return buf;
-}
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
 
 /* The shared log2 histogram printer: one row per bucket that matters. */
 static void print_log2_hist(const __u64 *slots, int n, const char *title)

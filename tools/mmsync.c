@@ -19,6 +19,8 @@
 
 #include <mmsync.h>
 
+#include "fmt.h"
+
 static struct {
 	const char *cmd;
 	const char *name;
@@ -71,39 +73,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const char *human_ns(uint64_t ns, char *buf, size_t len)
-{
-	if (ns < 1000)
-		snprintf(buf, len, "%lluns", (unsigned long long)ns);
-	else if (ns < 1000000)
-		snprintf(buf, len, "%.1fus", ns / 1e3);
-	else if (ns < 1000000000)
-		snprintf(buf, len, "%.1fms", ns / 1e6);
-	else if (ns < 120000000000ull)
-		snprintf(buf, len, "%.1fs", ns / 1e9);
-	else if (ns < 7200000000000ull)
-		snprintf(buf, len, "%.1fm", ns / 6e10);
-	else
-		snprintf(buf, len, "%.1fh", ns / 3.6e12);
-	return buf;
-}
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static const char *fence_name(uint32_t m)
 {
 	switch (m) {
@@ -128,7 +97,7 @@ static int cmd_stat(void)
 	}
 	if (env.json) {
 		printf("{\"name\":");
-		json_str(env.name);
+		json_str(stdout, env.name);
 		printf(",\"chan_id\":%llu,\"gen\":%llu,\"pub_age_ns\":%llu,"
 		       "\"created_ns\":%llu,\"publishes\":%llu,"
 		       "\"grace_waits\":%llu,\"evictions\":%llu,"
@@ -266,7 +235,7 @@ static int cmd_readers(void)
 
 			printf("%s{\"entry\":%u,\"pid\":%u,\"comm\":",
 			       i ? "," : "", ri->index, ri->pid);
-			json_str(ri->comm);
+			json_str(stdout, ri->comm);
 			printf(",\"alive\":%s,\"pinned_gen\":%llu,\"lag\":%llu,"
 			       "\"age_ns\":%llu,\"evictions\":%llu,"
 			       "\"evicted\":%s,\"stuck\":%s,\"flags\":%u}",

@@ -55,17 +55,18 @@ $(BPF_OUT)/mmsync_trace.skel.h: $(BPF_OUT)/mmsync_trace.bpf.o
 
 # The rpath lets the default target (the libmmsync.so that the dynamic
 # linker would load) resolve to this build's library.
-$(TRACE_BIN): tools/mmsync-trace.c tools/usdt.c tools/usdt.h \
+$(TRACE_BIN): tools/mmsync-trace.c tools/usdt.c tools/usdt.h tools/fmt.c tools/fmt.h \
 		bpf/mmsync_trace.h $(BPF_OUT)/mmsync_trace.skel.h | $(TOOLS_OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) -I$(BPF_OUT) -Ibpf -Itools $(CFLAGS) \
-		tools/mmsync-trace.c tools/usdt.c -o $@ $(LDFLAGS) $(TRACE_LIBS) \
+		tools/mmsync-trace.c tools/usdt.c tools/fmt.c -o $@ $(LDFLAGS) $(TRACE_LIBS) \
 		-Wl,-rpath,$(abspath $(OUT))
 
-$(MMSYNC_BIN): tools/mmsync.c include/mmsync.h $(OUT)/libmmsync.so \
-		| $(TOOLS_OUT)
+$(MMSYNC_BIN): tools/mmsync.c tools/fmt.c tools/fmt.h include/mmsync.h \
+		$(OUT)/libmmsync.so | $(TOOLS_OUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LINK_SO)
+	$(Q)$(CC) $(BASE_CFLAGS) -Itools $(CFLAGS) tools/mmsync.c tools/fmt.c \
+		-o $@ $(LDFLAGS) $(LINK_SO)
 
 $(TOOLS_OUT) $(BPF_OUT):
 	$(Q)mkdir -p $@
