@@ -46,24 +46,48 @@ static int open_writer(const char *name, uint32_t mode, int64_t grace,
 	return mmsync_writer_open(name, &wo, w);
 }
 
+/* A child that pins: it writes its generation to ready[1]. */
 struct pinner {
 	const char *name;
-	int ready[2];
+	int ready[2]; /* child -> parent: the pinned generation */
+	int go[2]; /* parent -> child: one byte, "end your view now" */
 };
+
+static int pin_and_announce(struct pinner *p, struct mmsync_reader **r,
+			    struct mmsync_view *v)
+{
+	if (mmsync_reader_open(p->name, NULL, r) || mmsync_read_begin(*r, v))
+		return -1;
+	if (write(p->ready[1], &v->gen, sizeof(v->gen)) != sizeof(v->gen))
+		return -1;
+	return 0;
+}
 
 /* Pin the current generation, say so, then wait to be killed. */
 static int pin_and_hang(void *arg)
 {
-	struct pinner *p = arg;
 	struct mmsync_reader *r;
 	struct mmsync_view v;
 
-	if (mmsync_reader_open(p->name, NULL, &r) || mmsync_read_begin(r, &v))
-		return 1;
-	if (write(p->ready[1], &v.gen, sizeof(v.gen)) != sizeof(v.gen))
+	if (pin_and_announce(arg, &r, &v))
 		return 1;
 	for (;;)
 		pause();
+}
+
+/* Pin, say so, wait for the go, then report what read_end says. */
+static int pin_and_sleep(void *arg)
+{
+	struct pinner *p = arg;
+	struct mmsync_reader *r;
+	struct mmsync_view v;
+	char c;
+
+	if (pin_and_announce(p, &r, &v))
+		return 1;
+	if (read(p->go[0], &c, 1) != 1)
+		return 1;
+	return mmsync_read_end(r, &v) == -ESTALE ? 0 : 3;
 }
 
 TEST_F(live, sigkilled_reader_is_reclaimed_at_once)
@@ -129,51 +153,30 @@ TEST_F(live, live_reader_past_grace_gets_estale)
 	mmsync_writer_close(w);
 }
 
-static int pin_and_sleep(void *arg)
-{
-	struct pinner *p = arg;
-	struct mmsync_reader *r;
-	struct mmsync_view v;
-	char c;
-
-	if (mmsync_reader_open(p->name, NULL, &r) || mmsync_read_begin(r, &v))
-		return 1;
-	if (write(p->ready[1], &v.gen, sizeof(v.gen)) != sizeof(v.gen))
-		return 1;
-	/* Wait for the parent's go, then report what read_end says. */
-	if (read(p->ready[0], &c, 1) != 1)
-		return 1;
-	return mmsync_read_end(r, &v) == -ESTALE ? 0 : 3;
-}
-
 TEST_F(live, live_reader_in_other_process_gets_estale)
 {
 	struct mmsync_publish_info info;
 	struct pinner p = { .name = self->name };
-	struct pinner c = { .name = self->name };
 	struct mmsync_writer *w;
 	uint64_t gen;
-	int pid, up[2];
+	int pid;
 
 	ASSERT_EQ(0, open_writer(self->name, variant->fence_mode, 30 * MS,
 				 MMSYNC_GRACE_EVICT, &w));
 	ASSERT_EQ(0, mmsync_publish(w, "x", 1, NULL));
 	ASSERT_EQ(0, pipe(p.ready));
-	ASSERT_EQ(0, pipe(up));
-	/* Child writes its gen on p.ready[1], reads "go" from up[0]. */
-	c.ready[0] = up[0];
-	c.ready[1] = p.ready[1];
-	pid = spawn(pin_and_sleep, &c);
+	ASSERT_EQ(0, pipe(p.go));
+	pid = spawn(pin_and_sleep, &p);
 	ASSERT_EQ(sizeof(gen), read(p.ready[0], &gen, sizeof(gen)));
 	ASSERT_EQ(0, mmsync_publish(w, "y", 1, NULL));
 	ASSERT_EQ(0, mmsync_publish(w, "z", 1, &info));
 	EXPECT_EQ(1, info.evicted);
-	ASSERT_EQ(1, write(up[1], "g", 1));
+	ASSERT_EQ(1, write(p.go[1], "g", 1));
 	EXPECT_EQ(0, reap(pid));
 	close(p.ready[0]);
 	close(p.ready[1]);
-	close(up[0]);
-	close(up[1]);
+	close(p.go[0]);
+	close(p.go[1]);
 	mmsync_writer_close(w);
 }
 
