@@ -561,6 +561,17 @@ TEST_F(obs, tracer_and_bpftool_count_the_workload)
  * exits: pins made afterwards still show up in bpftool. --unpin removes
  * everything.
  */
+
+/* The value bpftrace printed for map @key ("@name: N"), or -1 if none. */
+static long long bpftrace_value(const char *out, const char *key)
+{
+	char pat[64];
+	const char *e;
+
+	snprintf(pat, sizeof(pat), "%s: ", key);
+	e = strstr(out, pat);
+	return e ? strtoll(e + strlen(pat), NULL, 10) : -1;
+}
 TEST_F(obs, pin_outlives_the_tracer_and_unpin_removes_it)
 {
 	static char out[1 << 16], dump[1 << 16], obj[2048];
@@ -621,7 +632,6 @@ TEST_F_TIMEOUT(obs, bpftrace_sees_the_probes, 60)
 	struct mmsync_view v;
 	struct proc *p = &self->t.p; /* the teardown kills it */
 	int err = -ETIMEDOUT, i;
-	char *e;
 
 	need_root_and_tool(_metadata, "mmsync-trace", tool, sizeof(tool));
 	if (_metadata->exit_code == KSFT_SKIP || need_bpf(_metadata, tool))
@@ -686,27 +696,13 @@ TEST_F_TIMEOUT(obs, bpftrace_sees_the_probes, 60)
 	proc_wait(p);
 	p->pid = 0;
 	TH_LOG("bpftrace said: %s", out);
-	e = strstr(out, "@pins: ");
-	ASSERT_NE(NULL, e);
-	EXPECT_EQ(X_PINS, strtoull(e + 7, NULL, 10));
-	e = strstr(out, "@publishes: ");
-	ASSERT_NE(NULL, e);
-	EXPECT_EQ(X_PUBLISHES, strtoull(e + 12, NULL, 10));
-	e = strstr(out, "@bytes: ");
-	ASSERT_NE(NULL, e);
-	EXPECT_EQ(X_PUBLISHES * 8, strtoull(e + 8, NULL, 10));
-	e = strstr(out, "@stale: ");
-	ASSERT_NE(NULL, e);
-	EXPECT_EQ(X_STALE, strtoull(e + 8, NULL, 10));
-	e = strstr(out, "@grace_waits: ");
-	ASSERT_NE(NULL, e);
-	EXPECT_EQ(X_GRACE_WAITS, strtoull(e + 14, NULL, 10));
-	e = strstr(out, "@evictions: ");
-	ASSERT_NE(NULL, e);
-	EXPECT_EQ(X_EVICTIONS, strtoull(e + 12, NULL, 10));
-	e = strstr(out, "@reclaims: ");
-	ASSERT_NE(NULL, e);
-	EXPECT_EQ(X_RECLAIMS, strtoull(e + 11, NULL, 10));
+	EXPECT_EQ(X_PINS, bpftrace_value(out, "@pins"));
+	EXPECT_EQ(X_PUBLISHES, bpftrace_value(out, "@publishes"));
+	EXPECT_EQ(X_PUBLISHES * 8, bpftrace_value(out, "@bytes"));
+	EXPECT_EQ(X_STALE, bpftrace_value(out, "@stale"));
+	EXPECT_EQ(X_GRACE_WAITS, bpftrace_value(out, "@grace_waits"));
+	EXPECT_EQ(X_EVICTIONS, bpftrace_value(out, "@evictions"));
+	EXPECT_EQ(X_RECLAIMS, bpftrace_value(out, "@reclaims"));
 	chan_close(&sync);
 	chan_close(&c);
 }
