@@ -126,8 +126,12 @@ demo: deps
 	$(Q)MMSYNC_DIR=$${MMSYNC_DIR:-/dev/shm} $(OUT)/examples/writer
 	$(Q)MMSYNC_DIR=$${MMSYNC_DIR:-/dev/shm} $(OUT)/examples/reader
 
-# Optional parts add their rules here: bench/*.mk, tools/*.mk.
--include $(wildcard bench/*.mk tools/*.mk)
+# Optional parts add their rules here (each owns its directory): bench/,
+# tools/, man/, python/, rust/, tests/ (fuzzing). A part that has tests for
+# `make check` adds an executable that prints kselftest TAP output to
+# $(OUT)/tests/ and makes `tests` depend on it; tests/run.sh runs it.
+-include $(wildcard bench/*.mk tools/*.mk man/*.mk python/*.mk rust/*.mk \
+	tests/*.mk debian/*.mk)
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)

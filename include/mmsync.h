@@ -475,6 +475,23 @@ MMSYNC_API void mmsync_reader_close(struct mmsync_reader *r);
 MMSYNC_API int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen,
 			   int64_t timeout_ns);
 
+/**
+ * @brief A descriptor that polls readable (POLLIN) once a generation was
+ *        published since @r last consumed notifications with
+ *        mmsync_wait(); for poll(), epoll and io_uring.
+ *
+ * Owned by @r (close-on-exec, closed by mmsync_reader_close()): do not
+ * read or close it. After mmsync_wait(r, after, 0) returned -ETIMEDOUT it
+ * becomes readable as soon as a generation > after is published (no lost
+ * wake-up); spurious wake-ups are possible, so always call mmsync_wait()
+ * to learn what happened.
+ *
+ * @return the descriptor; -EOPNOTSUPP where notification is not available
+ *         (then mmsync_wait() sleep-polls); -EMFILE/-ENOSPC when the
+ *         kernel's inotify limits are reached; -EINVAL if @r is NULL.
+ */
+MMSYNC_API int mmsync_reader_fd(struct mmsync_reader *r);
+
 /** @return the current generation of the channel (0: nothing yet). */
 MMSYNC_API uint64_t mmsync_reader_gen(const struct mmsync_reader *r);
 

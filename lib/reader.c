@@ -390,6 +390,12 @@ uint64_t mmsync_reader_gen(const struct mmsync_reader *r)
 	return __atomic_load_n(&r->hdr->gen, __ATOMIC_ACQUIRE);
 }
 
+int mmsync_reader_fd(struct mmsync_reader *r)
+{
+	/* Notification is not built yet: mmsync_wait() sleep-polls. */
+	return r ? -EOPNOTSUPP : -EINVAL;
+}
+
 int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen, int64_t timeout_ns)
 {
 	uint64_t start, now, left;
