@@ -31,6 +31,13 @@ def _count(kind):
     _state["counts"][kind] = _state["counts"].get(kind, 0) + 1
 
 
+def pytest_configure(config):
+    # --tb belongs to the terminal reporter; short tracebacks keep the
+    # failure next to its "not ok" line (tests/run.sh shows 30 lines).
+    if getattr(config.option, "tbstyle", "auto") == "auto":
+        config.option.tbstyle = "short"
+
+
 def pytest_collectreport(report):
     if report.failed:
         _state["errors"].append(report)
