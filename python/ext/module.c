@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <time.h>
 
 PyMODINIT_FUNC PyInit__mmsync(void);
@@ -72,6 +73,29 @@ PyObject *pym_raise(struct pym_state *st, int err, PyObject *name)
 	if (name)
 		return PyErr_SetFromErrnoWithFilenameObject(type, name);
 	return PyErr_SetFromErrno(type);
+}
+
+/*
+ * Warn (ResourceWarning) from a destructor. The dying object is never
+ * handed to the warning or to the unraisable hook as its source: both may
+ * keep what they are given (pytest does), and the object is freed when
+ * the destructor returns.
+ */
+void pym_dealloc_warning(const char *fmt, ...)
+{
+	PyObject *et, *ev, *tb, *msg;
+	const char *text;
+	va_list ap;
+
+	PyErr_Fetch(&et, &ev, &tb);
+	va_start(ap, fmt);
+	msg = PyUnicode_FromFormatV(fmt, ap);
+	va_end(ap);
+	text = msg ? PyUnicode_AsUTF8AndSize(msg, NULL) : NULL;
+	if (!text || PyErr_WarnEx(PyExc_ResourceWarning, text, 1) < 0)
+		PyErr_WriteUnraisable(NULL);
+	Py_XDECREF(msg);
+	PyErr_Restore(et, ev, tb);
 }
 
 /* "O&" converter: str, bytes or os.PathLike to a new bytes reference. */

@@ -91,6 +91,7 @@ struct pym_state *pym_state_of_type(PyTypeObject *type);
 unsigned long pym_fork_epoch(void);
 int pym_check_process(unsigned long epoch, const char *what);
 PyObject *pym_raise(struct pym_state *st, int err, PyObject *name);
+void pym_dealloc_warning(const char *fmt, ...);
 int pym_name_converter(PyObject *obj, void *out);
 int pym_seconds_ns(PyObject *obj, const char *what, int64_t *out);
 

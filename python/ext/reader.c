@@ -132,15 +132,8 @@ static void reader_dealloc(PyObject *self)
 	pym_reader *rd = (pym_reader *)self;
 	PyTypeObject *tp = Py_TYPE(self);
 
-	if (rd->r && rd->epoch == pym_fork_epoch()) {
-		PyObject *et, *ev, *tb;
-
-		PyErr_Fetch(&et, &ev, &tb);
-		if (PyErr_ResourceWarning(self, 1, "unclosed mmsync.Reader %R",
-					  rd->name) < 0)
-			PyErr_WriteUnraisable(self);
-		PyErr_Restore(et, ev, tb);
-	}
+	if (rd->r && rd->epoch == pym_fork_epoch())
+		pym_dealloc_warning("unclosed mmsync.Reader %R", rd->name);
 	reader_release(rd);
 	Py_CLEAR(rd->name);
 	((freefunc)PyType_GetSlot(tp, Py_tp_free))(self);

@@ -145,16 +145,10 @@ static void view_dealloc(PyObject *self)
 	if (!v->ended && v->reader) {
 		/* A parent's view in a fork child: its pin is the parent's. */
 		if (v->epoch == pym_fork_epoch()) {
-			PyObject *et, *ev, *tb;
-
-			PyErr_Fetch(&et, &ev, &tb);
-			if (PyErr_ResourceWarning(
-				    self, 1,
-				    "mmsync.View of generation %llu was never "
-				    "ended: whether it was evicted is lost",
-				    (unsigned long long)v->v.gen) < 0)
-				PyErr_WriteUnraisable(self);
-			PyErr_Restore(et, ev, tb);
+			pym_dealloc_warning(
+				"mmsync.View of generation %llu was never "
+				"ended: whether it was evicted is lost",
+				(unsigned long long)v->v.gen);
 			mmsync_read_end_ool(v->reader->r, &v->v);
 		}
 		pym_view_detach(v);

@@ -264,15 +264,8 @@ static void writer_dealloc(PyObject *self)
 	pym_writer *wr = (pym_writer *)self;
 	PyTypeObject *tp = Py_TYPE(self);
 
-	if (wr->w && wr->epoch == pym_fork_epoch()) {
-		PyObject *et, *ev, *tb;
-
-		PyErr_Fetch(&et, &ev, &tb);
-		if (PyErr_ResourceWarning(self, 1, "unclosed mmsync.Writer %R",
-					  wr->name) < 0)
-			PyErr_WriteUnraisable(self);
-		PyErr_Restore(et, ev, tb);
-	}
+	if (wr->w && wr->epoch == pym_fork_epoch())
+		pym_dealloc_warning("unclosed mmsync.Writer %R", wr->name);
 	writer_release(wr);
 	Py_CLEAR(wr->name);
 	Py_CLEAR(wr->last);

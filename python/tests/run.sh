@@ -12,7 +12,8 @@
 # measure); test_build.py fails if either came from anywhere else. Every
 # run is under `python3 -X dev` (debug memory hooks, warnings shown). With
 # SANITIZE=address the ASan runtime is preloaded into the (uninstrumented)
-# interpreter, with PYTHONMALLOC=debug, and any sanitizer report aborts.
+# interpreter, with PYTHONMALLOC=debug (python_malloc: malloc_debug, so
+# that ASan sees every Python object), and any sanitizer report aborts.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -37,7 +38,7 @@ case "${MMSYNC_PY_SANITIZE:-}" in
 	LD_PRELOAD="$MMSYNC_PY_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}"
 	# The interpreter's own allocations at exit are not leaks of ours.
 	ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:${ASAN_OPTIONS:-}"
-	PYTHONMALLOC=debug
+	PYTHONMALLOC=${MMSYNC_PY_MALLOC:-debug}
 	export LD_PRELOAD ASAN_OPTIONS PYTHONMALLOC
 	;;
 esac

@@ -99,3 +99,37 @@ def test_views_and_reservations_cannot_be_made_directly():
         mmsync.View()
     with pytest.raises(TypeError):
         mmsync.Reservation()
+
+
+def test_run_mode():
+    """make check runs the suite in dev mode; the ASan variant under the
+    ASan runtime, with the debug allocator hooks."""
+    import sys
+
+    if not os.environ.get("MMSYNC_PY_PATH"):
+        pytest.skip("not run through build/<variant>/tests/python")
+    assert sys.flags.dev_mode
+    if "address" not in os.environ.get("MMSYNC_PY_SANITIZE", ""):
+        return
+    with open("/proc/self/maps") as f:
+        maps = f.read()
+    assert "libasan.so" in maps
+    assert os.environ.get("PYTHONMALLOC") in ("debug", "malloc_debug")
+
+
+def test_sanitizer_is_armed():
+    """Under SANITIZE=address a use-after-free in this interpreter setup
+    is caught (the run would abort), so a clean run means something."""
+    import subprocess
+    import sys
+
+    if "address" not in os.environ.get("MMSYNC_PY_SANITIZE", ""):
+        pytest.skip("not an ASan build")
+    code = ("import ctypes; libc = ctypes.CDLL(None); "
+            "libc.malloc.restype = ctypes.c_void_p; "
+            "libc.free.argtypes = [ctypes.c_void_p]; "
+            "p = libc.malloc(64); libc.free(p); ctypes.string_at(p, 64)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode != 0
+    assert "heap-use-after-free" in out.stderr

@@ -183,3 +183,23 @@ def test_stale_error_type():
     assert issubclass(mmsync.StaleError, OSError)
     e = mmsync.StaleError(errno.ESTALE, os.strerror(errno.ESTALE))
     assert e.errno == errno.ESTALE and mmsync.StaleError.__doc__
+
+
+def test_destructor_warnings_keep_no_reference(chan):
+    """A destructor's ResourceWarning must not carry the dying object as
+    its source: the warning outlives it (this crashed the interpreter)."""
+    import gc
+    import warnings
+
+    w = mmsync.Writer(chan)
+    w.publish(b"x")
+    r = mmsync.Reader(chan)
+    v = r.view()
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        del v, r, w
+        gc.collect()
+    assert [m.category for m in rec] == [ResourceWarning] * 3
+    for m in rec:
+        assert m.source is None
+        repr(m.source), str(m.message)
