@@ -12,9 +12,9 @@
  *
  * Rules every object follows (README.md, "Python"):
  *   - A handle belongs to the process that opened it. After fork() a child
- *     refuses to use inherited handles and views (RuntimeError) and, when
- *     it drops them, touches nothing shared: closing would clear the
- *     parent's reader-table entry or writer pid (see fork_epoch).
+ *     refuses to use inherited handles and views (RuntimeError) but may
+ *     close or drop them: the library made the child's copies safe to
+ *     close at fork time (lib/fork.c), nothing of the parent's is touched.
  *   - Calls that may block release the GIL, and mark the handle busy so
  *     that another thread cannot use or close it meanwhile.
  *   - A view ends (mmsync_read_end) only when no buffer export is alive:

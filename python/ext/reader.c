@@ -110,7 +110,13 @@ fail:
 	return NULL;
 }
 
-/* Drop the C handle: close it, or only forget it in a forked child. */
+/*
+ * Drop the C handle. In a fork child too: the library let go of the
+ * parent's shared state in the child at fork time (lib/fork.c: the table
+ * mapping became private, the descriptors new ones), so closing the
+ * inherited copy frees its memory and descriptors without touching the
+ * parent's entry or pin.
+ */
 static void reader_release(pym_reader *rd)
 {
 	struct mmsync_reader *r = rd->r;
@@ -118,13 +124,7 @@ static void reader_release(pym_reader *rd)
 	rd->r = NULL;
 	if (rd->view)
 		pym_view_detach(rd->view);
-	/*
-	 * A child shares the parent's reader-table entry (same mapping, same
-	 * OFD lock): mmsync_reader_close() would clear the parent's pin and
-	 * pid. Leave the handle alone; exit or exec reclaims it.
-	 */
-	if (r && rd->epoch == pym_fork_epoch())
-		mmsync_reader_close(r);
+	mmsync_reader_close(r);
 }
 
 static void reader_dealloc(PyObject *self)
@@ -147,7 +147,7 @@ static PyObject *reader_close(PyObject *self, PyObject *unused)
 	if (!rd->r)
 		Py_RETURN_NONE;
 	if (rd->epoch != pym_fork_epoch()) {
-		/* Forget the inherited handle; never touch shared state. */
+		/* An inherited copy may always be closed (see reader_release). */
 		reader_release(rd);
 		Py_RETURN_NONE;
 	}
@@ -425,8 +425,8 @@ static PyMethodDef reader_methods[] = {
 	  "close()\n--\n\n"
 	  "Close the handle; idempotent. An open view ends with it, without\n"
 	  "telling whether it was evicted (end it first to know). BufferError\n"
-	  "if the view still has buffer exports. In a child of fork() it\n"
-	  "only forgets the inherited handle." },
+	  "if the view still has buffer exports. In a child of fork(), an\n"
+	  "inherited Reader can only be closed." },
 	{ "__enter__", reader_enter, METH_NOARGS, NULL },
 	{ "__exit__", (PyCFunction)(void (*)(void))reader_exit, METH_FASTCALL,
 	  NULL },

@@ -143,7 +143,10 @@ static void view_dealloc(PyObject *self)
 	PyTypeObject *tp = Py_TYPE(self);
 
 	if (!v->ended && v->reader) {
-		/* A parent's view in a fork child: its pin is the parent's. */
+		/*
+		 * A parent's view in a fork child: no warning (the child did
+		 * not open it) and no read_end; closing the Reader ends it.
+		 */
 		if (v->epoch == pym_fork_epoch()) {
 			pym_dealloc_warning(
 				"mmsync.View of generation %llu was never "

@@ -244,19 +244,18 @@ fail:
 	return NULL;
 }
 
+/*
+ * Drop the C handle; in a fork child the library made the inherited copy
+ * safe to close (it no longer holds the writer lock, never clears the
+ * parent's writer pid, nor removes a memfd channel's socket).
+ */
 static void writer_release(pym_writer *wr)
 {
 	struct mmsync_writer *w = wr->w;
 
 	wr->w = NULL;
 	reservation_end(wr);
-	/*
-	 * In a fork child the handle is the parent's: closing would clear
-	 * the writer pid in the shared header and, for a memfd channel,
-	 * remove the parent's socket. Forget it instead.
-	 */
-	if (w && wr->epoch == pym_fork_epoch())
-		mmsync_writer_close(w);
+	mmsync_writer_close(w);
 }
 
 static void writer_dealloc(PyObject *self)
@@ -648,8 +647,8 @@ static PyMethodDef writer_methods[] = {
 	  "close()\n--\n\n"
 	  "Release the writer lock; idempotent. The files stay for the next\n"
 	  "writer (a memfd channel ends). An open reservation is abandoned;\n"
-	  "BufferError while it has exports. In a child of fork() it only\n"
-	  "forgets the inherited handle." },
+	  "BufferError while it has exports. In a child of fork(), an\n"
+	  "inherited Writer can only be closed." },
 	{ "__enter__", writer_enter, METH_NOARGS, NULL },
 	{ "__exit__", (PyCFunction)(void (*)(void))writer_exit, METH_FASTCALL,
 	  NULL },

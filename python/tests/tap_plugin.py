@@ -31,10 +31,22 @@ def _count(kind):
     _state["counts"][kind] = _state["counts"].get(kind, 0) + 1
 
 
+# Options the terminal reporter would have defined, which other plugins
+# (assertion rewriting, failure reports) read: its defaults, but short
+# tracebacks, which keep a failure near its "not ok" line (tests/run.sh
+# shows the 30 lines before it).
+_TERMINAL_DEFAULTS = {
+    "verbose": 0, "tbstyle": "short", "showlocals": False,
+    "fulltrace": False, "reportchars": "fE", "color": "no",
+    "code_highlight": "no", "disable_warnings": False,
+}
+
+
 def pytest_configure(config):
-    # --tb belongs to the terminal reporter; short tracebacks keep the
-    # failure next to its "not ok" line (tests/run.sh shows 30 lines).
-    if getattr(config.option, "tbstyle", "auto") == "auto":
+    for name, value in _TERMINAL_DEFAULTS.items():
+        if not hasattr(config.option, name):
+            setattr(config.option, name, value)
+    if config.option.tbstyle == "auto":
         config.option.tbstyle = "short"
 
 

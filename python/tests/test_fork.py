@@ -1,15 +1,20 @@
 # SPDX-License-Identifier: MIT
 """fork() with open handles.
 
-A child must not read through handles it inherited: the reader-table
-entry, its pin and its lock are the parent's. The binding refuses every
-use in the child (RuntimeError), and when the child closes or drops the
-objects, nothing shared is touched (the parent's pin, its writer pid and a
-memfd writer's socket stay). A child opens its own handles.
+A child must not read through handles it inherited: it opens its own. The
+binding refuses every use of an inherited Reader, View or Writer in the
+child (RuntimeError), except closing or dropping it, which touches nothing
+of the parent's (its pin, its writer pid, a memfd writer's socket stay):
+the library lets go of the shared state in the child at fork time, so a
+child that lives on also never keeps a dead parent's reader entries or
+writer lock alive.
 """
 import errno
 import gc
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -173,3 +178,79 @@ def test_fork_while_waiting_thread(chan):
         finally:
             w.publish(b"y")
             t.join()
+
+
+# A process that opens a handle (and a view), forks a child that keeps the
+# inherited copies and sleeps, and prints the child's pid.
+HOLDER = r"""
+import os, sys, time
+import mmsync
+name, what = sys.argv[1], sys.argv[2]
+if what == "reader":
+    h = mmsync.Reader(name)
+    v = h.view()
+else:
+    h = mmsync.Writer(name)
+pid = os.fork()
+if pid == 0:
+    time.sleep(60)
+    os._exit(0)
+print(pid, flush=True)
+time.sleep(60)
+"""
+
+
+def gone(pid, timeout=10.0):
+    """Wait until pid (not our child) is dead: gone, or a zombie."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def start_holder(chan, what):
+    p = subprocess.Popen([sys.executable, "-c", HOLDER, chan, what],
+                         stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    p.stdout.close()
+    assert line.strip().isdigit(), "holder failed"
+    return p, int(line)
+
+
+def test_child_does_not_keep_a_dead_parents_pin(chan):
+    with mmsync.Writer(chan, grace=2.0) as w:
+        w.publish(b"one")
+        p, child = start_holder(chan, "reader")
+        try:
+            p.kill()
+            p.wait()
+            w.publish(b"two")
+            t0 = time.monotonic()
+            w.publish(b"three")  # reuses the slot the dead parent pinned
+            took = time.monotonic() - t0
+            info = w.last_publish
+            # Reclaimed at once; a child holding the parent's lock would
+            # have made the writer wait 2 s and evict instead.
+            assert (info.reclaimed, info.evicted) == (1, 0), info
+            assert took < 1.0
+        finally:
+            os.kill(child, signal.SIGKILL)
+            assert gone(child)
+
+
+def test_child_does_not_keep_a_dead_parents_writer_lock(chan):
+    p, child = start_holder(chan, "writer")
+    try:
+        p.kill()
+        p.wait()
+        with mmsync.Writer(chan) as w:  # no EBUSY: the lock died with p
+            assert w.publish(b"taken over") == 1
+    finally:
+        os.kill(child, signal.SIGKILL)
+        assert gone(child)
