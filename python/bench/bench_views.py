@@ -175,7 +175,10 @@ def report(all_results, rounds, iters):
         for m in ("open+close", "bytes->numpy", "open+numpy+close"):
             a = res.get(("mmsync", m))
             b = res.get(("lmdb", m))
-            ratio = "%.2fx" % (a / b) if a and b else "-"
+            ratio = "-"
+            if a and b:
+                ratio = "%.2fx" % (a / b) if a / b >= 0.1 else \
+                    "%.4fx" % (a / b)
             out.append("| %s | %s | %s | %s | %s |" % (
                 label, m, fmt(a), fmt(b) if b else "n/a", ratio))
         out.append("| %s | open+end() (no with) | %s | | |" % (

@@ -145,3 +145,45 @@ def test_publish_file_releases_the_gil(chan):
             timer.join()
             os.close(rfd)
         assert res == 1 and turns > 0.1 * rate, (turns, rate)
+
+
+def test_verified_view_releases_the_gil(chan, np):
+    """verify=True hashes the whole snapshot in view(): without the GIL.
+    One view() of 128 MiB takes ~7 ms; this thread must get to run in the
+    middle of it (it cannot if view() holds the GIL). A 10 us switch
+    interval keeps the Python code around the call from lending this
+    thread whole 5 ms intervals."""
+    import sys
+
+    old = sys.getswitchinterval()
+    with mmsync.Writer(chan) as w:
+        w.publish(np.zeros(32 << 20, dtype=np.float32))  # 128 MiB
+        with mmsync.Reader(chan, verify=True) as r:
+            try:
+                sys.setswitchinterval(1e-5)
+                check_progress_in_verified_view(r)
+            finally:
+                sys.setswitchinterval(old)
+
+
+def check_progress_in_verified_view(r):
+    r.view().end()  # maps the slot and faults its pages in first
+    for _ in range(5):
+        call = []
+
+        def one_view():
+            t0 = time.monotonic()
+            r.view().end()
+            call.append((t0, time.monotonic()))
+
+        stamps = []
+        t = threading.Thread(target=one_view)
+        t.start()
+        while t.is_alive():
+            stamps.append(time.monotonic())
+        t.join()
+        ((t0, t1),) = call
+        assert t1 - t0 > 0.003, "the hash was too quick to tell"
+        if [s for s in stamps if t0 + 0.001 < s < t1 - 0.001]:
+            return
+    raise AssertionError("no progress during any verified view()")
