@@ -180,9 +180,7 @@ static PyObject *mod_allow_threads_ns(PyObject *module, PyObject *arg)
 	}
 	t0 = mono_ns();
 	for (i = 0; i < n; i++) {
-		Py_BEGIN_ALLOW_THREADS
-		__asm__ volatile("" ::: "memory");
-		Py_END_ALLOW_THREADS
+		PYM_NOGIL(__asm__ volatile("" ::: "memory"));
 	}
 	t1 = mono_ns();
 	return PyFloat_FromDouble((double)(t1 - t0) / (double)n);

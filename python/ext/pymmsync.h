@@ -29,6 +29,17 @@
 
 #include <mmsync.h>
 
+/*
+ * Run one statement without the GIL: Py_BEGIN/END_ALLOW_THREADS, in a form
+ * that keeps the statement visible (and clang-format sane).
+ */
+#define PYM_NOGIL(stmt)                                       \
+	do {                                                  \
+		PyThreadState *pym__ts = PyEval_SaveThread(); \
+		stmt;                                         \
+		PyEval_RestoreThread(pym__ts);                \
+	} while (0)
+
 struct pym_state {
 	PyObject *stale_error; /* mmsync.StaleError(OSError) */
 	PyTypeObject *reader_type;
@@ -43,7 +54,7 @@ struct pym_state {
 struct pym_view;
 
 typedef struct {
-	PyObject_HEAD
+	PyObject ob_base; /* PyObject_HEAD */
 	struct mmsync_reader *r; /* NULL once closed */
 	PyObject *name; /* str */
 	struct pym_view *view; /* the open view (borrowed), or NULL */
@@ -53,7 +64,7 @@ typedef struct {
 } pym_reader;
 
 typedef struct pym_view {
-	PyObject_HEAD
+	PyObject ob_base; /* PyObject_HEAD */
 	pym_reader *reader; /* strong while the view is open, then NULL */
 	struct mmsync_view v;
 	unsigned long thread; /* PyThread_get_thread_ident() of the opener */
@@ -63,7 +74,7 @@ typedef struct pym_view {
 } pym_view;
 
 typedef struct {
-	PyObject_HEAD
+	PyObject ob_base; /* PyObject_HEAD */
 	struct mmsync_writer *w; /* NULL once closed */
 	PyObject *name; /* str */
 	PyObject *last; /* PublishInfo of the last publish, or NULL */
@@ -79,7 +90,7 @@ typedef struct {
 } pym_writer;
 
 typedef struct {
-	PyObject_HEAD
+	PyObject ob_base; /* PyObject_HEAD */
 	pym_writer *writer; /* strong */
 	uint64_t epoch; /* writer->res_epoch of this reservation */
 	size_t len;
@@ -98,6 +109,7 @@ int pym_seconds_ns(PyObject *obj, const char *what, int64_t *out);
 /* reader.c, view.c, writer.c, reservation.c, stats.c */
 extern PyType_Spec pym_reader_spec, pym_view_spec, pym_writer_spec,
 	pym_reservation_spec;
+int pym_read_begin(pym_reader *rd, struct mmsync_view *v);
 PyObject *pym_view_open(pym_reader *rd);
 void pym_view_detach(pym_view *v);
 PyObject *pym_writer_commit(pym_writer *wr, PyObject *arg);

@@ -41,10 +41,10 @@ static int reader_check(pym_reader *rd)
 
 static PyObject *reader_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "name",	   "verify",
-				  "xchg",	   "sigbus_guard",
-				  "poll_interval", "handoff_timeout",
-				  NULL };
+	static char *kwlist[] = {
+		"name",		 "verify",	    "xchg", "sigbus_guard",
+		"poll_interval", "handoff_timeout", NULL
+	};
 	PyObject *fsname = NULL, *name = NULL, *poll = Py_None,
 		 *handoff = Py_None;
 	int verify = 0, xchg = 0, guard = 1, err;
@@ -83,9 +83,7 @@ static PyObject *reader_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	if (!name)
 		goto fail;
 	/* A memfd channel's open waits for its writer to serve us. */
-	Py_BEGIN_ALLOW_THREADS
-	err = mmsync_reader_open(cname, &o, &r);
-	Py_END_ALLOW_THREADS
+	PYM_NOGIL(err = mmsync_reader_open(cname, &o, &r));
 	if (err) {
 		pym_raise(pym_state_of_type(type), err, name);
 		goto fail;
@@ -190,7 +188,8 @@ static PyObject *reader_view(PyObject *self, PyObject *unused)
 	return pym_view_open(rd);
 }
 
-static int begin(pym_reader *rd, struct mmsync_view *v)
+/* read_begin through the exported symbol; see view() for the GIL. */
+int pym_read_begin(pym_reader *rd, struct mmsync_view *v)
 {
 	int err;
 
@@ -198,9 +197,7 @@ static int begin(pym_reader *rd, struct mmsync_view *v)
 		return mmsync_read_begin_ool(rd->r, v);
 	/* Verifying hashes the whole snapshot: let other threads run. */
 	rd->busy = 1;
-	Py_BEGIN_ALLOW_THREADS
-	err = mmsync_read_begin_ool(rd->r, v);
-	Py_END_ALLOW_THREADS
+	PYM_NOGIL(err = mmsync_read_begin_ool(rd->r, v));
 	rd->busy = 0;
 	return err;
 }
@@ -217,7 +214,7 @@ static PyObject *reader_read(PyObject *self, PyObject *unused)
 	if (reader_check(rd) < 0)
 		return NULL;
 	for (tries = 1;; tries++) {
-		err = begin(rd, &v);
+		err = pym_read_begin(rd, &v);
 		if (err)
 			return pym_raise(st, err, NULL);
 		out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)v.size);
@@ -229,9 +226,7 @@ static PyObject *reader_read(PyObject *self, PyObject *unused)
 		}
 		if (v.size >= COPY_NOGIL_BYTES) {
 			rd->busy = 1;
-			Py_BEGIN_ALLOW_THREADS
-			memcpy(dst, v.data, v.size);
-			Py_END_ALLOW_THREADS
+			PYM_NOGIL(memcpy(dst, v.data, v.size));
 			rd->busy = 0;
 		} else {
 			memcpy(dst, v.data, v.size);
@@ -294,9 +289,7 @@ static PyObject *reader_wait(PyObject *self, PyObject *args, PyObject *kw)
 				slice = WAIT_SLICE_NS;
 		}
 		rd->busy = 1;
-		Py_BEGIN_ALLOW_THREADS
-		err = mmsync_wait(rd->r, after, slice);
-		Py_END_ALLOW_THREADS
+		PYM_NOGIL(err = mmsync_wait(rd->r, after, slice));
 		rd->busy = 0;
 		if (err == 0)
 			Py_RETURN_TRUE;

@@ -25,8 +25,9 @@ static int res_current(pym_reservation *res)
 	}
 	/* A commit hashing the slot in another thread: hands off. */
 	if (wr->busy) {
-		PyErr_SetString(PyExc_RuntimeError,
-				"mmsync.Writer is publishing in another thread");
+		PyErr_SetString(
+			PyExc_RuntimeError,
+			"mmsync.Writer is publishing in another thread");
 		return -1;
 	}
 	return 0;
@@ -59,8 +60,7 @@ static Py_ssize_t res_len(PyObject *self)
 	return (Py_ssize_t)((pym_reservation *)self)->len;
 }
 
-static PyObject *res_commit(PyObject *self, PyObject *const *args,
-			    Py_ssize_t n)
+static PyObject *res_commit(PyObject *self, PyObject *const *args, Py_ssize_t n)
 {
 	pym_reservation *res = (pym_reservation *)self;
 

@@ -140,9 +140,8 @@ PyObject *pym_publish_info(struct pym_state *st,
 			   const struct mmsync_publish_info *info)
 {
 	PyObject *items[6] = {
-		u64(info->gen),	      u64(info->checksum),
-		u64(info->waited_ns), u64(info->evicted),
-		u64(info->reclaimed), u64(info->size),
+		u64(info->gen),	    u64(info->checksum),  u64(info->waited_ns),
+		u64(info->evicted), u64(info->reclaimed), u64(info->size),
 	};
 
 	return fill(PyStructSequence_New(st->publish_info_type), items, 6);

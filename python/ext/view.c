@@ -56,16 +56,7 @@ PyObject *pym_view_open(pym_reader *rd)
 	v->exports = 0;
 	v->ended = 1;
 	memset(&v->v, 0, sizeof(v->v));
-	if (!rd->verify) {
-		err = mmsync_read_begin_ool(rd->r, &v->v);
-	} else {
-		/* Verifying hashes the whole snapshot: let others run. */
-		rd->busy = 1;
-		Py_BEGIN_ALLOW_THREADS
-		err = mmsync_read_begin_ool(rd->r, &v->v);
-		Py_END_ALLOW_THREADS
-		rd->busy = 0;
-	}
+	err = pym_read_begin(rd, &v->v);
 	if (err) {
 		Py_DECREF((PyObject *)v);
 		return pym_raise(st, err, NULL);
@@ -126,8 +117,7 @@ static PyObject *view_enter(PyObject *self, PyObject *unused)
 	return self;
 }
 
-static PyObject *view_exit(PyObject *self, PyObject *const *args,
-			   Py_ssize_t n)
+static PyObject *view_exit(PyObject *self, PyObject *const *args, Py_ssize_t n)
 {
 	PyObject *r = view_end(self, NULL);
 
@@ -231,8 +221,7 @@ static PyMethodDef view_methods[] = {
 static PyGetSetDef view_getset[] = {
 	{ "gen", view_get_gen, NULL, "The snapshot's generation.", NULL },
 	{ "checksum", view_get_checksum, NULL,
-	  "XXH3-64 of the snapshot's bytes, as the writer computed it.",
-	  NULL },
+	  "XXH3-64 of the snapshot's bytes, as the writer computed it.", NULL },
 	{ "ended", view_get_ended, NULL, "True once the view has ended.",
 	  NULL },
 	{ "exports", view_get_exports, NULL,

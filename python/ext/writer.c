@@ -127,8 +127,8 @@ static int get_ids(PyObject *seq, const char *what, unsigned int **out,
 	return 0;
 }
 
-static int get_choice(PyObject *obj, const char *what,
-		      const char *const *names, int n, uint32_t *out)
+static int get_choice(PyObject *obj, const char *what, const char *const *names,
+		      int n, uint32_t *out)
 {
 	const char *s;
 	int i;
@@ -155,10 +155,9 @@ static const char *const fence_names[] = { "auto", "membarrier", "xchg" };
 static PyObject *writer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {
-		"name",		  "grace",	     "refuse",
-		"max_readers",	  "backing",	     "huge_page_size",
-		"fence",	  "initial_capacity", "data_mode",
-		"state_mode",	  "allow_uids",	     "allow_gids",
+		"name",	     "grace",	       "refuse",     "max_readers",
+		"backing",   "huge_page_size", "fence",	     "initial_capacity",
+		"data_mode", "state_mode",     "allow_uids", "allow_gids",
 		NULL,
 	};
 	PyObject *fsname = NULL, *name = NULL, *grace = Py_None;
@@ -174,11 +173,11 @@ static PyObject *writer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	const char *cname;
 	pym_writer *self;
 
-	if (!PyArg_ParseTupleAndKeywords(
-		    args, kw, "O&|$OpOOOOOOOOO:Writer", kwlist,
-		    pym_name_converter, &fsname, &grace, &refuse, &max_readers,
-		    &backing, &huge, &fence, &cap, &dmode, &smode, &uids_obj,
-		    &gids_obj))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$OpOOOOOOOOO:Writer",
+					 kwlist, pym_name_converter, &fsname,
+					 &grace, &refuse, &max_readers,
+					 &backing, &huge, &fence, &cap, &dmode,
+					 &smode, &uids_obj, &gids_obj))
 		return NULL;
 	if (grace != Py_None) {
 		if (pym_seconds_ns(grace, "grace", &grace_ns) < 0)
@@ -194,7 +193,8 @@ static PyObject *writer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	    get_uint(dmode, "data_mode", 07777, &dm) < 0 ||
 	    get_uint(smode, "state_mode", 07777, &sm) < 0)
 		goto fail;
-	if (backing && get_choice(backing, "backing", backing_names, 2, &bk) < 0)
+	if (backing &&
+	    get_choice(backing, "backing", backing_names, 2, &bk) < 0)
 		goto fail;
 	if (fence && get_choice(fence, "fence", fence_names, 3, &fm) < 0)
 		goto fail;
@@ -215,9 +215,7 @@ static PyObject *writer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 		    .huge_page_size = hps, .allow_uids = (const uid_t *)uids,
 		    .nr_allow_uids = nuids, .allow_gids = (const gid_t *)gids,
 		    .nr_allow_gids = ngids);
-	Py_BEGIN_ALLOW_THREADS
-	err = mmsync_writer_open(cname, &o, &w);
-	Py_END_ALLOW_THREADS
+	PYM_NOGIL(err = mmsync_writer_open(cname, &o, &w));
 	if (err) {
 		pym_raise(pym_state_of_type(type), err, name);
 		goto fail;
@@ -342,9 +340,7 @@ static PyObject *writer_publish(PyObject *self, PyObject *data)
 		return NULL;
 	reservation_end(wr);
 	wr->busy = 1;
-	Py_BEGIN_ALLOW_THREADS
-	err = mmsync_publish(wr->w, buf.buf, (size_t)buf.len, &info);
-	Py_END_ALLOW_THREADS
+	PYM_NOGIL(err = mmsync_publish(wr->w, buf.buf, (size_t)buf.len, &info));
 	wr->busy = 0;
 	PyBuffer_Release(&buf);
 	return published(wr, err, &info);
@@ -374,9 +370,8 @@ static PyObject *writer_publish_file(PyObject *self, PyObject *args,
 		return NULL;
 	reservation_end(wr);
 	wr->busy = 1;
-	Py_BEGIN_ALLOW_THREADS
-	err = mmsync_publish_fd(wr->w, fd, (off_t)off, (size_t)len, &info);
-	Py_END_ALLOW_THREADS
+	PYM_NOGIL(err = mmsync_publish_fd(wr->w, fd, (off_t)off, (size_t)len,
+					  &info));
 	wr->busy = 0;
 	return published(wr, err, &info);
 }
@@ -402,9 +397,7 @@ static PyObject *writer_reserve(PyObject *self, PyObject *arg)
 	res->writer = NULL;
 	reservation_end(wr);
 	wr->busy = 1;
-	Py_BEGIN_ALLOW_THREADS
-	err = mmsync_reserve(wr->w, (size_t)n, &ptr);
-	Py_END_ALLOW_THREADS
+	PYM_NOGIL(err = mmsync_reserve(wr->w, (size_t)n, &ptr));
 	wr->busy = 0;
 	if (err) {
 		Py_DECREF((PyObject *)res);
@@ -440,9 +433,7 @@ PyObject *pym_writer_commit(pym_writer *wr, PyObject *arg)
 	}
 	/* Hashing the slot may take a while; nothing can touch it now. */
 	wr->busy = 1;
-	Py_BEGIN_ALLOW_THREADS
-	err = mmsync_commit(wr->w, (size_t)n, &info);
-	Py_END_ALLOW_THREADS
+	PYM_NOGIL(err = mmsync_commit(wr->w, (size_t)n, &info));
 	wr->busy = 0;
 	/* -EINVAL (nothing reserved, or n too big) leaves things as they are. */
 	if (!err)
@@ -534,9 +525,7 @@ static PyObject *writer_serve(PyObject *self, PyObject *args, PyObject *kw)
 				slice = SERVE_SLICE_NS;
 		}
 		wr->serving = 1;
-		Py_BEGIN_ALLOW_THREADS
-		ret = mmsync_writer_serve(wr->w, slice);
-		Py_END_ALLOW_THREADS
+		PYM_NOGIL(ret = mmsync_writer_serve(wr->w, slice));
 		wr->serving = 0;
 		if (ret < 0)
 			return pym_raise(pym_state_of(self), ret, NULL);
