@@ -67,5 +67,8 @@ setup(
         extra_compile_args=["-std=gnu11", "-fvisibility=hidden"],
         py_limited_api=True,
     )],
-    options={"bdist_wheel": {"py_limited_api": "cp311"}},
+    # Always recompile: pip builds in python/build/, and an extension left
+    # there by an earlier build may be linked against another libmmsync.
+    options={"bdist_wheel": {"py_limited_api": "cp311"},
+             "build_ext": {"force": True}},
 )
