@@ -155,16 +155,20 @@ static const char *const fence_names[] = { "auto", "membarrier", "xchg" };
 static PyObject *writer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {
-		"name",	     "grace",	       "refuse",     "max_readers",
-		"backing",   "huge_page_size", "fence",	     "initial_capacity",
-		"data_mode", "state_mode",     "allow_uids", "allow_gids",
-		NULL,
+		"name",	      "grace",
+		"refuse",     "max_readers",
+		"backing",    "huge_page_size",
+		"fence",      "initial_capacity",
+		"data_mode",  "state_mode",
+		"table_mode", "allow_uids",
+		"allow_gids", NULL,
 	};
 	PyObject *fsname = NULL, *name = NULL, *grace = Py_None;
 	PyObject *max_readers = Py_None, *backing = NULL, *huge = Py_None;
 	PyObject *fence = NULL, *cap = Py_None, *dmode = Py_None;
-	PyObject *smode = Py_None, *uids_obj = Py_None, *gids_obj = Py_None;
-	unsigned long long nreaders, hps, icap, dm, sm;
+	PyObject *smode = Py_None, *tmode = Py_None, *uids_obj = Py_None;
+	PyObject *gids_obj = Py_None;
+	unsigned long long nreaders, hps, icap, dm, sm, tm;
 	unsigned int *uids = NULL, *gids = NULL;
 	uint32_t nuids, ngids, bk = 0, fm = 0;
 	struct mmsync_writer *w = NULL;
@@ -173,11 +177,11 @@ static PyObject *writer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	const char *cname;
 	pym_writer *self;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$OpOOOOOOOOO:Writer",
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$OpOOOOOOOOOO:Writer",
 					 kwlist, pym_name_converter, &fsname,
 					 &grace, &refuse, &max_readers,
 					 &backing, &huge, &fence, &cap, &dmode,
-					 &smode, &uids_obj, &gids_obj))
+					 &smode, &tmode, &uids_obj, &gids_obj))
 		return NULL;
 	if (grace != Py_None) {
 		if (pym_seconds_ns(grace, "grace", &grace_ns) < 0)
@@ -191,7 +195,8 @@ static PyObject *writer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	    get_uint(huge, "huge_page_size", UINT64_MAX, &hps) < 0 ||
 	    get_uint(cap, "initial_capacity", UINT64_MAX, &icap) < 0 ||
 	    get_uint(dmode, "data_mode", 07777, &dm) < 0 ||
-	    get_uint(smode, "state_mode", 07777, &sm) < 0)
+	    get_uint(smode, "state_mode", 07777, &sm) < 0 ||
+	    get_uint(tmode, "table_mode", 07777, &tm) < 0)
 		goto fail;
 	if (backing &&
 	    get_choice(backing, "backing", backing_names, 2, &bk) < 0)
@@ -211,10 +216,10 @@ static PyObject *writer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 			    refuse ? MMSYNC_GRACE_REFUSE : MMSYNC_GRACE_EVICT,
 		    .fence_mode = fm, .max_readers = (uint32_t)nreaders,
 		    .data_mode = (uint32_t)dm, .state_mode = (uint32_t)sm,
-		    .initial_capacity = icap, .backing = bk,
-		    .huge_page_size = hps, .allow_uids = (const uid_t *)uids,
-		    .nr_allow_uids = nuids, .allow_gids = (const gid_t *)gids,
-		    .nr_allow_gids = ngids);
+		    .table_mode = (uint32_t)tm, .initial_capacity = icap,
+		    .backing = bk, .huge_page_size = hps,
+		    .allow_uids = (const uid_t *)uids, .nr_allow_uids = nuids,
+		    .allow_gids = (const gid_t *)gids, .nr_allow_gids = ngids);
 	PYM_NOGIL(err = mmsync_writer_open(cname, &o, &w));
 	if (err) {
 		pym_raise(pym_state_of_type(type), err, name);
@@ -660,7 +665,7 @@ static PyType_Slot writer_slots[] = {
 	  "Writer(name, *, grace=1.0, refuse=False, max_readers=None,\n"
 	  "       backing='files', huge_page_size=0, fence='auto',\n"
 	  "       initial_capacity=0, data_mode=None, state_mode=None,\n"
-	  "       allow_uids=None, allow_gids=None)\n--\n\n"
+	  "       table_mode=None, allow_uids=None, allow_gids=None)\n--\n\n"
 	  "The writer of channel *name* (mmsync_writer_open), created if\n"
 	  "needed; a reopened file channel continues its generations.\n"
 	  "grace: seconds publish() waits for readers of the slot it reuses.\n"
@@ -669,7 +674,9 @@ static PyType_Slot writer_slots[] = {
 	  "creation. backing: 'files' (a directory, /dev/shm by default) or\n"
 	  "'memfd' (anonymous memfds handed to readers by serve()).\n"
 	  "huge_page_size: bytes per huge page (0: normal pages). fence:\n"
-	  "'auto', 'membarrier' or 'xchg', fixed at creation. allow_uids,\n"
+	  "'auto', 'membarrier' or 'xchg', fixed at creation. data_mode,\n"
+	  "state_mode, table_mode: file modes at creation (0640, 0640, and\n"
+	  "0660 for the reader table, which readers write). allow_uids,\n"
 	  "allow_gids: who may receive a memfd channel.\n\n"
 	  "OSError EBUSY if another writer holds the channel, EBADMSG if the\n"
 	  "files are not a valid channel. Use it as a context manager or\n"

@@ -276,3 +276,17 @@ def test_reader_options(writer, chan):
             assert bytes(v) == b"verified"
         assert r.read() == b"verified"
         assert r.readers()[0].flags == 7
+
+
+def test_file_modes(chan):
+    import stat as st
+
+    with mmsync.Writer(chan, data_mode=0o600, state_mode=0o644,
+                       table_mode=0o666) as w:
+        w.publish(b"x")
+        mode = {part: st.S_IMODE(os.stat(chan + "_" + part).st_mode)
+                for part in ("data_1", "state", "readers")}
+    assert mode == {"data_1": 0o600, "state": 0o644, "readers": 0o666}
+    with pytest.raises(OSError) as e:  # exec bits are refused
+        mmsync.Writer(chan + "x", data_mode=0o755)
+    assert e.value.errno == 22

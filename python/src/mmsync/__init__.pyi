@@ -148,6 +148,7 @@ class Writer:
         initial_capacity: int | None = 0,
         data_mode: int | None = None,
         state_mode: int | None = None,
+        table_mode: int | None = None,
         allow_uids: Sequence[int] | None = None,
         allow_gids: Sequence[int] | None = None,
     ) -> None: ...
