@@ -67,7 +67,7 @@ pub struct mmsync_writer_opts {
     pub allow_uids: *const u32,
     pub allow_gids: *const u32,
     pub nr_allow_gids: u32,
-    pub __pad1: u32,
+    pub table_mode: u32,
 }
 
 impl Default for mmsync_writer_opts {
@@ -91,7 +91,7 @@ impl Default for mmsync_writer_opts {
             allow_uids: std::ptr::null(),
             allow_gids: std::ptr::null(),
             nr_allow_gids: 0,
-            __pad1: 0,
+            table_mode: 0,
         }
     }
 }

@@ -57,6 +57,7 @@ pub struct WriterOptions {
     max_readers: u32,
     data_mode: u32,
     state_mode: u32,
+    table_mode: u32,
     initial_capacity: u64,
 }
 
@@ -91,11 +92,19 @@ impl WriterOptions {
         self
     }
 
-    /// File modes of a channel this writer creates (0: 0640 for the data
-    /// files, 0660 for the state file).
+    /// File modes of the data and state files of a channel this writer
+    /// creates, which only the writer writes (0: 0640). Read and write
+    /// bits only: others are `EINVAL`.
     pub fn modes(mut self, data_mode: u32, state_mode: u32) -> Self {
         self.data_mode = data_mode;
         self.state_mode = state_mode;
+        self
+    }
+
+    /// File mode of the reader table of a channel this writer creates,
+    /// which readers write (0: 0660).
+    pub fn table_mode(mut self, mode: u32) -> Self {
+        self.table_mode = mode;
         self
     }
 
@@ -120,6 +129,7 @@ impl WriterOptions {
             max_readers: self.max_readers,
             data_mode: self.data_mode,
             state_mode: self.state_mode,
+            table_mode: self.table_mode,
             initial_capacity: self.initial_capacity,
             ..Default::default()
         }

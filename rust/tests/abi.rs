@@ -171,7 +171,7 @@ fn layouts() -> Vec<Layout> {
         layout!(grows mmsync_writer_opts {
             sz, grace_ns, grace_policy, fence_mode, max_readers, data_mode, state_mode, __pad0,
             initial_capacity, fd_depth, fd_flags, fd_chunk, backing, nr_allow_uids,
-            huge_page_size, allow_uids, allow_gids, nr_allow_gids, __pad1,
+            huge_page_size, allow_uids, allow_gids, nr_allow_gids, table_mode,
         }),
     ]
 }

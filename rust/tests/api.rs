@@ -474,3 +474,29 @@ fn notify_fd_polls_readable_after_a_publish() {
     assert!(r.wait(1, Duration::ZERO).unwrap());
     assert_eq!(r.read().unwrap().generation(), 2);
 }
+
+#[test]
+fn file_modes_at_creation() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = TestDir::new("modes");
+    let name = d.chan("c");
+    let opts = WriterOptions::new().modes(0o600, 0o604).table_mode(0o620);
+    let mut w = Writer::open(&name, opts).unwrap();
+    w.publish(b"x").unwrap();
+    let mode = |f: &str| {
+        std::fs::metadata(format!("{name}_{f}"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(
+        (mode("data_1"), mode("state"), mode("readers")),
+        (0o600, 0o604, 0o620)
+    );
+    // Exec, setuid, setgid and sticky bits are refused.
+    let bad = WriterOptions::new().modes(0o700, 0);
+    assert_eq!(errno(Writer::open(d.chan("x"), bad)), EINVAL);
+    let bad = WriterOptions::new().table_mode(0o4660);
+    assert_eq!(errno(Writer::open(d.chan("y"), bad)), EINVAL);
+}

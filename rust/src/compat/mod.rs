@@ -70,13 +70,15 @@
 //!   reopens the writer handle (a few syscalls; another writer could take
 //!   the lock in between). `Duration::ZERO` means 1 ns, not the library's
 //!   default.
-//! - **Files.** The names are mmap-sync's (`<prefix>_state`,
-//!   `<prefix>_data_0`, `<prefix>_data_1`) and a prefix is a path, as in
-//!   mmap-sync (a prefix without `/` is taken relative to the current
-//!   directory, as `./<prefix>`), but the format is libmmsync's: files an
-//!   mmap-sync writer left are refused (`FailedStateRead` with `EBADMSG`)
-//!   and must be removed first. Data files hold slot capacities, not the
-//!   payload length.
+//! - **Files.** A prefix is a path, as in mmap-sync (one without `/` is
+//!   taken relative to the current directory, as `./<prefix>`), and
+//!   mmap-sync's names are there (`<prefix>_state`, `<prefix>_data_0`,
+//!   `<prefix>_data_1`), with libmmsync's `<prefix>_readers` (the reader
+//!   table, the only file readers write) and `<prefix>_lock`. The format
+//!   is libmmsync's: files an mmap-sync writer left are refused
+//!   (`FailedStateRead` with `EBADMSG`, left untouched) and must be
+//!   removed first. Data files hold slot capacities, not the payload
+//!   length. Readers need write access to `_readers` only.
 //! - **`version()`** is an [`InstanceVersion`] that wraps the libmmsync
 //!   generation (1, 2, 3, ...), not mmap-sync's packed index/size/checksum
 //!   word: equal versions still mean equal data, a new write always gives
