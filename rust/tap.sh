@@ -196,12 +196,25 @@ case "$san" in
 	exit 0
 	;;
 ?*)
-	# The C library of this variant is instrumented: link its runtime
-	# into every Rust binary, and into the C peer of tests/interop.rs.
-	export RUSTFLAGS="-C link-arg=-fsanitize=$san"
-	export RUSTDOCFLAGS="$RUSTFLAGS" MMSYNC_SANITIZE="$san"
-	# LeakSanitizer would report what the Rust runtime keeps until exit.
-	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+	# The C library of this variant is instrumented: link the sanitizer
+	# runtimes into every Rust binary (statically, so that the
+	# executable's interceptors come first, as gcc -static-libasan does;
+	# rustc links with -nodefaultlibs, so -fsanitize alone adds nothing),
+	# and into the C peer of tests/interop.rs (MMSYNC_SANITIZE).
+	cc=${CC:-cc}
+	flags=
+	case ",$san," in *,address,*)
+		flags="-C link-arg=-Wl,--whole-archive -C link-arg=$($cc -print-file-name=libasan.a) -C link-arg=-Wl,--no-whole-archive"
+		;;
+	esac
+	case ",$san," in *,undefined,*)
+		flags="$flags -C link-arg=$($cc -print-file-name=libubsan.a)"
+		;;
+	esac
+	for l in stdc++ dl rt m pthread; do
+		flags="$flags -C link-arg=-l$l"
+	done
+	export RUSTFLAGS="$flags" RUSTDOCFLAGS="$flags" MMSYNC_SANITIZE="$san"
 	cargo_test "(SANITIZE=$san)"
 	echo "1..$n"
 	cat "$results"

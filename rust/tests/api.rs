@@ -500,3 +500,27 @@ fn file_modes_at_creation() {
     let bad = WriterOptions::new().table_mode(0o4660);
     assert_eq!(errno(Writer::open(d.chan("y"), bad)), EINVAL);
 }
+
+#[test]
+fn full_table_and_checksum_mismatch() {
+    const EUSERS: i32 = 87;
+    const EIO: i32 = 5;
+    let d = TestDir::new("eusers");
+    let name = d.chan("c");
+    let mut w = Writer::open(&name, WriterOptions::new().max_readers(2)).unwrap();
+    w.publish(&pattern(1, 4096)).unwrap();
+    let r1 = Reader::open(&name, ReaderOptions::new()).unwrap();
+    let _r2 = Reader::open(&name, ReaderOptions::new()).unwrap();
+    assert_eq!(errno(Reader::open(&name, ReaderOptions::new())), EUSERS);
+    drop(r1);
+    let mut r = Reader::open(&name, ReaderOptions::new().verify(true)).unwrap();
+    assert_eq!(pattern_mismatch(1, &r.read().unwrap()), None);
+    // Damage the bytes behind the writer's back: verify says EIO.
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("{name}_data_1"))
+        .unwrap();
+    f.write_all_at(&[!pattern(1, 1)[0]], 0).unwrap();
+    assert_eq!(errno(r.read()), EIO);
+}
