@@ -20,5 +20,5 @@ $(RUST_TAP): rust/rust.mk | $(OUT)/tests
 		"$(abspath .)" "$(abspath $(OUT))" "$(SANITIZE)" >$@
 	$(Q)chmod +x $@
 
-rust-check: lib $(RUST_TAP)
+rust-check: lib examples $(RUST_TAP)
 	$(Q)tests/run.sh $(OUT)/tests rust

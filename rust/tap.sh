@@ -182,6 +182,16 @@ pkg_config_link() {
 	done
 }
 
+# The Rust writer's snapshot is the C reader's struct, and back.
+hello_examples() {
+	chan="$work/chan-hello"
+	mkdir -p "$chan"
+	c="$out/examples" r="$CARGO_TARGET_DIR/debug/examples"
+	[ -x "$c/reader" ] && [ -x "$r/writer" ] || return 1
+	MMSYNC_DIR="$chan" "$r/writer" && MMSYNC_DIR="$chan" "$c/reader" &&
+		MMSYNC_DIR="$chan" "$c/writer" && MMSYNC_DIR="$chan" "$r/reader"
+}
+
 if ! command -v cargo >/dev/null 2>&1; then
 	echo "1..1"
 	echo "ok 1 rust # SKIP cargo not found (rustup's ~/.cargo/bin or Debian's cargo)"
@@ -263,6 +273,7 @@ if command -v readelf >/dev/null 2>&1; then
 else
 	skip "dynamic link" "readelf not found"
 fi
+check "hello-world examples: Rust and C read each other" hello_examples
 if command -v pkg-config >/dev/null 2>&1 && command -v readelf >/dev/null 2>&1; then
 	check "pkg-config (staged make install), dynamic and static: examples run" pkg_config_link
 else

@@ -44,7 +44,8 @@ impl ReaderOptions {
         self
     }
 
-    /// Poll interval of [`Reader::wait`] where it sleep-polls (default 2 ms).
+    /// Poll interval of [`Reader::wait`] where it sleep-polls (default
+    /// 2 ms; `Duration::ZERO` is taken as 1 ns).
     pub fn poll_interval(mut self, d: Duration) -> Self {
         self.poll = Some(d);
         self

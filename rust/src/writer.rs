@@ -68,7 +68,8 @@ impl WriterOptions {
     }
 
     /// How long a publish waits for readers of the slot it reuses
-    /// (default 1 s). Zero means the default; the shortest grace is 1 ns.
+    /// (default 1 s). `Duration::ZERO` is taken as 1 ns, the shortest
+    /// (the C library reads 0 as "default").
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = Some(grace);
         self
