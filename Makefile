@@ -56,7 +56,7 @@ EXAMPLES := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
 TEST_SRCS := $(filter-out tests/helpers.c,$(wildcard tests/*.c))
 TESTS     := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 # The harness is written for -Wall; its macros trip -Wsign-compare/-Wclobbered.
-TEST_CFLAGS := $(BASE_CFLAGS) -I$(TOP)/kselftest -Itests -Wno-missing-prototypes \
+TEST_CFLAGS := $(BASE_CFLAGS) -I$(TOP)/kselftest -Itests -Ilib -Wno-missing-prototypes \
 	-Wno-sign-compare -Wno-clobbered -Wno-format-truncation
 LINK_SO := -L$(OUT) -lmmsync -Wl,-rpath,$(abspath $(OUT)) $(LIB_LIBS)
 
@@ -104,7 +104,7 @@ $(TOP)/kselftest/kselftest_harness.h:
 
 tests: $(TESTS)
 
-$(OUT)/tests/%: tests/%.c tests/helpers.c tests/helpers.h include/mmsync.h \
+$(OUT)/tests/%: tests/%.c tests/helpers.c tests/helpers.h include/mmsync.h lib/layout.h \
 		$(OUT)/libmmsync.so $(TOP)/kselftest/kselftest_harness.h | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $(CFLAGS) $< tests/helpers.c -o $@ $(LDFLAGS) \

@@ -181,6 +181,25 @@ static int open_objects(struct mmsync_writer *w, const char *name,
 	return 0;
 }
 
+/*
+ * A slot whose metadata does not fit its file (a writer killed while it
+ * grew it, or damage) is marked in flux, as a publish in progress would
+ * leave it, so that readers are not refused for a slot nobody reads.
+ */
+static void check_hot(struct mmsync_writer *w)
+{
+	struct mmsync__slot *s;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		s = &w->hdr->hot.slot[i];
+		if (READ_SHARED(s->size) <= READ_SHARED(w->hdr->cap[i]))
+			continue;
+		WRITE_SHARED(s->gen, 0);
+		WRITE_SHARED(s->size, 0);
+	}
+}
+
 int mmsync_writer_open(const char *name, const struct mmsync_writer_opts *o,
 		       struct mmsync_writer **out)
 {
@@ -221,6 +240,7 @@ int mmsync_writer_open(const char *name, const struct mmsync_writer_opts *o,
 		err = map_table(w);
 	if (err)
 		goto fail;
+	check_hot(w);
 	/* Slots are sized in what their file system allocates. */
 	w->page = mmsync_fd_granule(w->data_fd[0], &w->hugetlb);
 	w->busy = calloc(w->nr_entries ? w->nr_entries : 1, sizeof(*w->busy));
