@@ -338,8 +338,11 @@ t_ctrl_c_on_a_pipeline() {
 	rand 10000 "$T/old.bin"
 	"$M" put "$ch" "$T/old.bin"
 	for i in $(seq 1 20); do
+		# Every other round through the progress feeder's threads.
+		opt=-q
+		[ $((i % 2)) = 0 ] || opt=-P
 		setsid env --default-signal sh -c \
-			"{ head -c 65536 /dev/zero; exec sleep 30; } | exec \"\$M\" put \"$ch\" 2>/dev/null" &
+			"{ head -c 65536 /dev/zero; exec sleep 30; } | exec \"\$M\" put $opt \"$ch\" 2>/dev/null" &
 		pg=$!
 		echo "$pg" >>"$T/pids"
 		wait_for 10 writer_alive "$ch" || die "round $i: put never opened the channel"

@@ -213,9 +213,10 @@ check "PREFIX, LIBDIR, BINDIR, INCLUDEDIR, MANDIR" custom_dirs "$@"
 
 # -- the Debian symbols file matches what the library exports --------------------
 symbols_match() {
+	# name@VERSION of each, the version nodes as VERSION@VERSION.
 	nm -D --defined-only "$build/libmmsync.so.0" | awk '{print $3}' |
-		grep -v '^LIBMMSYNC_' | sort >"$tmp/exported"
-	sed -n 's/^ \([a-z_0-9]*\)@LIBMMSYNC_[0-9.]* .*/\1/p' \
+		sed 's/@@*/@/; /@/!s/.*/&@&/' | sort >"$tmp/exported"
+	sed -n 's/^ \([A-Za-z_0-9.]*@LIBMMSYNC_[0-9.]*\) .*/\1/p' \
 		"$src/debian/libmmsync0.symbols" | sort >"$tmp/listed"
 	diff "$tmp/exported" "$tmp/listed"
 }
