@@ -66,6 +66,12 @@ wait_for() {
 writer_alive() {
 	"$M" stat --json "$1" 2>/dev/null | grep -q '"writer_alive":true'
 }
+has_open() { # PID FILE: the process has FILE open
+	ls -l "/proc/$1/fd" 2>/dev/null | grep -q -- "-> $2\$"
+}
+open_or_gone() { # PID FILE: has FILE open, or has exited already
+	has_open "$1" "$2" || ! kill -0 "$1" 2>/dev/null
+}
 lines_at_least() {
 	[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
 }
@@ -390,6 +396,9 @@ t_file_truncated_while_read() {
 		rc=0
 		"$M" put "$ch" "$T/victim" 2>"$T/err" &
 		pid=$!
+		# Once put has the file open (and so its size): a truncation
+		# before that would just be a smaller file to publish.
+		wait_for 10 open_or_gone "$pid" "$T/victim" || die "put never opened the file"
 		sleep "$delay"
 		truncate -s 1048576 "$T/victim"
 		wait "$pid" || rc=$?
