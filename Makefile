@@ -81,7 +81,7 @@ EXAMPLES := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
 TEST_SRCS := $(filter-out tests/helpers.c,$(wildcard tests/*.c))
 TESTS     := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 # The harness is written for -Wall; its macros trip -Wsign-compare/-Wclobbered.
-TEST_CFLAGS := $(BASE_CFLAGS) -I$(TOP)/kselftest -Itests -Wno-missing-prototypes \
+TEST_CFLAGS := $(BASE_CFLAGS) -I$(TOP)/kselftest -Itests -Ilib -Wno-missing-prototypes \
 	-Wno-sign-compare -Wno-clobbered -Wno-format-truncation
 # Programs that run from the build tree find this build's library through
 # an rpath; what `make install` installs is linked with $(LINK_DIST), no
@@ -135,7 +135,7 @@ $(TOP)/kselftest/kselftest_harness.h:
 
 tests: $(TESTS)
 
-$(OUT)/tests/%: tests/%.c tests/helpers.c tests/helpers.h include/mmsync.h \
+$(OUT)/tests/%: tests/%.c tests/helpers.c tests/helpers.h include/mmsync.h lib/layout.h \
 		$(OUT)/libmmsync.so $(TOP)/kselftest/kselftest_harness.h | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $(CPPFLAGS) $(CFLAGS) $< tests/helpers.c -o $@ \

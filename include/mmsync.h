@@ -6,12 +6,24 @@
  *
  * Copyright (c) 2026 The libmmsync authors
  *
- * A channel NAME is a set of files NAME_state, NAME_data_0 and NAME_data_1.
- * Generation g lives in data slot g & 1. The state file holds the current
- * generation, per-slot metadata and a reader table with one cache line per
- * reader handle. A reader pins the generation it reads in its own entry;
- * the writer waits, for at most a grace period, until no live reader pins
- * the slot it is about to overwrite.
+ * A channel NAME is a set of objects (files NAME_* in a directory, or
+ * memfds): NAME_state, written only by the writer (the current generation,
+ * per-slot metadata, counters; readers map it read-only), NAME_readers, the
+ * reader table with one cache line per reader handle (the only thing
+ * readers write), and the data slots NAME_data_0 and NAME_data_1.
+ * Generation g lives in slot g & 1. A reader pins the generation it reads
+ * in its own entry; the writer waits, for at most a grace period, until no
+ * live reader pins the slot it is about to overwrite, marks the slot, then
+ * rewrites it. read_end checks that the slot still holds the view's
+ * generation, so a view whose bytes changed is never reported clean.
+ *
+ * Trust model (README.md, "Guarantees"): a process that may read a channel
+ * can only harm itself. Whatever it writes into the reader table, locks,
+ * truncates or leaves behind, the writer and the other readers get no
+ * crash, no signal, no torn, forged or rolled-back view reported clean, no
+ * publish waiting longer than the grace period; at worst publishes wait up
+ * to the grace period, other readers see -ESTALE and retry, or the reader
+ * table is full (-EUSERS).
  *
  * Backings (mmsync_writer_opts.backing; README.md, "Backings"): the files live
  * in a directory (tmpfs by default, or any directory, a hugetlbfs mount
@@ -44,20 +56,35 @@
  *   *_open / *_close      | everything except the same     | caller excludes
  *                         | handle                         | use-after-close
  *
- *   What pairs with what (the memory-ordering contract):
- *   - publish's release store of the generation pairs with read_begin's
- *     acquire loads of it: a reader that sees generation g sees the data
- *     and metadata of g.
- *   - read_begin's pin store (fenced by membarrier() on the writer's side,
- *     or by the reader's own xchg in fence mode) pairs with publish's scan
- *     of the reader table: either the writer sees the pin, or the reader
- *     re-reads a newer generation and retries.
- *   - read_end's release store of 0 pairs with the writer's acquire load
- *     in its scan: bytes a reader read are read before the slot is reused.
- *   - eviction's compare-and-swap on the pin pairs with read_end's load of
- *     its own pin: an evicted reader always sees -ESTALE.
+ *   What pairs with what (the memory-ordering contract; each site in the
+ *   code names its partner, for x86-TSO and ARM64):
+ *   - publish's release store of hot.gen pairs with read_begin's acquire
+ *     load of it: a reader that sees generation g sees the slot metadata
+ *     and the bytes of g.
+ *   - read_begin's pin store, then its re-load of hot.gen, against
+ *     publish's full fence, then its scan of the table (store-buffering,
+ *     both sides fenced): the writer's membarrier() on a membarrier
+ *     channel, the reader's xchg and the writer's smp_mb() on a fence
+ *     channel. Either the scan sees the pin, or the reader sees the newer
+ *     generation and retries.
+ *   - read_end's release store of 0 in its pin pairs with the scan's
+ *     acquire load of the pin: bytes a reader read are read before the
+ *     writer reuses the slot.
+ *   - publish marks the slot (slot.gen = 0), then a release fence, then
+ *     rewrites the bytes; read_end issues an acquire fence after the
+ *     view's loads, then loads slot.gen (the seqlock read side): if any
+ *     load of the view saw a rewritten byte, read_end sees the mark or a
+ *     later generation and returns -ESTALE.
+ *   - a reader claims its table entry with a seq_cst read-modify-write of
+ *     the table's claimed count before it first loads hot.gen; a writer
+ *     that reads the count as 0 after a full fence skips the fence and the
+ *     scan (no reader can pin the slot it reuses).
  *
- * Fork: handles must not be used across fork(); open new ones in the child.
+ * Fork: a child forked (without exec) never keeps its parent's reader
+ * entries or writer lock alive. In the child, inherited reader handles take
+ * an entry of their own on their next mmsync_read_begin() (a view open at
+ * fork time ends as usual, -ESTALE if its slot was reused); inherited writer
+ * handles may only be closed (every other call returns -EBADFD).
  */
 #ifndef MMSYNC_H
 #define MMSYNC_H
@@ -128,15 +155,17 @@ enum mmsync_grace_policy {
 /** Where a channel's bytes live (mmsync_writer_opts.backing). */
 enum mmsync_backing {
 	/**
-	 * Files NAME_state, NAME_data_0, NAME_data_1 in a directory: tmpfs
-	 * (/dev/shm) by default, or any directory; in a hugetlbfs mount the
-	 * slots are huge pages. The channel outlives its writer (default).
+	 * Files NAME_state, NAME_readers, NAME_data_0, NAME_data_1 and
+	 * NAME_lock in a directory: tmpfs (/dev/shm) by default, or any
+	 * directory; in a hugetlbfs mount the slots are huge pages. The
+	 * channel outlives its writer (default).
 	 */
 	MMSYNC_BACKING_FILES = 0,
 	/**
-	 * Anonymous memfds, sealed, handed to readers over a Unix socket:
-	 * "@x" listens on the abstract socket "x", any other name on the
-	 * socket file NAME_sock. The channel dies with its writer.
+	 * Anonymous memfds, sealed, handed to readers over a Unix socket
+	 * (state and data read-only, the reader table read-write): "@x"
+	 * listens on the abstract socket "x", any other name on the socket
+	 * file NAME_sock. The channel dies with its writer.
 	 */
 	MMSYNC_BACKING_MEMFD = 1,
 };
@@ -155,9 +184,13 @@ struct mmsync_writer_opts {
 	/* Reader-table entries, set when the channel is created; 0 = 256. */
 	uint32_t max_readers;
 	/*
-	 * File modes at creation; 0 = 0640 for data, 0660 for state. Memfd
-	 * backing: the memfds' modes (who may reopen one through /proc;
-	 * exec bits are dropped), and state_mode is the socket file's too.
+	 * File modes at creation (rw bits only: setuid, setgid, sticky or
+	 * exec bits are -EINVAL); 0 = 0640 for data and state, which only
+	 * the writer writes. The reader table has table_mode (0660: readers
+	 * must write it). Give readers of other users read access to state
+	 * and data and write access to the table. Memfd backing: the memfds
+	 * are handed over read-only (the table read-write), and table_mode
+	 * is the socket file's mode too (connecting needs write access).
 	 */
 	uint32_t data_mode;
 	uint32_t state_mode;
@@ -199,7 +232,8 @@ struct mmsync_writer_opts {
 	const uid_t *allow_uids;
 	const gid_t *allow_gids;
 	uint32_t nr_allow_gids;
-	uint32_t __pad1;
+	/* Mode of the reader table file at creation; 0 = 0660. */
+	uint32_t table_mode;
 };
 
 /**
@@ -287,8 +321,14 @@ struct mmsync_view {
  * @param opts NULL for defaults.
  * @param out the new handle.
  * @return 0; -EBUSY if another writer holds the channel; -EBADMSG if the
- *         files are not a valid channel (they are left untouched); -EINVAL on
- *         bad arguments; -ELOOP if a file name is a symlink. Memfd backing:
+ *         files are not a valid channel (they are left untouched); -EPERM if
+ *         a file of the channel is owned by another user or is not a
+ *         regular file (it is never adopted); -EINVAL on bad arguments
+ *         (modes with setuid, setgid, sticky or exec bits included);
+ *         -ENAMETOOLONG, -EINVAL for names whose files could not be created
+ *         (nothing is created); -ENOSPC if the file system is full (every
+ *         page is reserved before it is mapped: never SIGBUS); -ELOOP if a
+ *         file name is a symlink. Memfd backing:
  *         -EEXIST if NAME_state exists (it would hide the channel from
  *         readers) or NAME_sock is not a socket. Huge pages: -EOPNOTSUPP if
  *         the system has no pages of that size; -ENOBUFS if none are
@@ -306,10 +346,13 @@ MMSYNC_API int mmsync_writer_open(const char *name,
 /**
  * @brief Publish @len bytes from @buf as the next generation.
  *
- * Waits (polling, at most the grace period) until no live reader pins the
- * slot about to be overwritten; dead readers are reclaimed at once. Then
- * copies the bytes, stores size and XXH3-64 and makes the generation
- * current. The slot grows when @len exceeds it.
+ * Waits (polling, at most the grace period in all, whatever the reader
+ * table holds) until no live reader pins the slot about to be overwritten;
+ * dead readers are not waited for. Then marks the slot, copies the bytes,
+ * stores size and XXH3-64 and makes the generation current. The slot grows
+ * when @len exceeds it. Readers still pinning the slot after the grace
+ * period are no longer waited for (MMSYNC_GRACE_EVICT): their read_end
+ * returns -ESTALE.
  *
  * @param info may be NULL.
  * @return 0; -ETIMEDOUT under MMSYNC_GRACE_REFUSE when a live reader still
@@ -422,10 +465,10 @@ MMSYNC_API int mmsync_writer_handoff_fd(const struct mmsync_writer *w);
 
 /**
  * @brief Hand the channel to the readers waiting to open it (memfd
- *        backing): each allowed peer gets the state memfd (its own
- *        read-write file description) and the two data memfds (read-only)
- *        over SCM_RIGHTS; a peer that is not allowed gets -EACCES in its
- *        mmsync_reader_open().
+ *        backing): each allowed peer gets the state and the two data memfds
+ *        read-only and the reader table read-write (its own open file
+ *        description, for its entry lock) over SCM_RIGHTS; a peer that is
+ *        not allowed gets -EACCES in its mmsync_reader_open().
  *
  * Runs in the caller's thread; the library has none. Waits up to
  * @timeout_ns for a first reader, then serves all those already waiting,
@@ -451,8 +494,10 @@ MMSYNC_API int mmsync_writer_serve(struct mmsync_writer *w, int64_t timeout_ns);
  *         writer is gone); -EBADMSG if the files are not a valid channel
  *         (nothing is written to them), or the socket handed over
  *         something that is not one; -EUSERS if the reader table is full;
- *         -EACCES if the writer refused us; -ETIMEDOUT if it did not serve
- *         us in time; -ELOOP if a name is a symlink; other -errno.
+ *         -EACCES if the writer refused us, or we may not write the reader
+ *         table; -ETIMEDOUT if it did not serve us in time; -ENOSPC if the
+ *         reader table lost pages and the file system has no room to give
+ *         them back; -ELOOP if a name is a symlink; other -errno.
  *
  * A handle belongs to one thread at a time; a process may open many.
  */
@@ -496,8 +541,9 @@ MMSYNC_API int mmsync_reader_fd(struct mmsync_reader *r);
 MMSYNC_API uint64_t mmsync_reader_gen(const struct mmsync_reader *r);
 
 /**
- * @brief Remove the files of channel @name (NAME_state, NAME_data_0,
- *        NAME_data_1, NAME_sock). Open handles keep working on the
+ * @brief Remove the files of channel @name (NAME_state, NAME_readers,
+ *        NAME_data_0, NAME_data_1, NAME_lock, NAME_sock). Open handles
+ *        keep working on the
  *        unlinked files; a memfd channel's writer keeps its readers but
  *        gets no new ones.
  * @return 0, or -ENOENT if there was no such channel.
@@ -538,6 +584,9 @@ struct mmsync_stats {
 	uint32_t dead; /* dead readers whose pin was not reclaimed yet */
 	uint32_t __pad0;
 	uint64_t max_lag; /* most generations an open view is behind */
+	uint64_t notifies; /* publishes that woke waiting readers */
+	uint32_t waiters; /* live readers waiting for a publish */
+	uint32_t __pad1;
 };
 
 /**
@@ -558,11 +607,17 @@ struct mmsync_reader_info {
 	uint64_t pinned_gen; /* generation of its open view (0: none) */
 	uint64_t lag; /* current generation - pinned_gen (0: no view) */
 	uint64_t age_ns; /* since the handle was opened */
-	uint64_t evictions; /* times the writer evicted this entry */
+	/*
+	 * Views of this handle that ended in -ESTALE (counted by the reader
+	 * itself: the writer never writes reader entries).
+	 */
+	uint64_t evictions;
 	uint32_t flags; /* MMSYNC_READ_* it opened with */
-	int32_t alive; /* 1: the process holds the entry; 0: dead; -errno */
-	uint32_t evicted; /* 1: its current pin was evicted or reclaimed */
-	uint32_t __pad0;
+	/* 1: the owner holds the entry's write lock; 0: dead; -errno */
+	int32_t alive;
+	/* 1: the slot of its open view no longer holds pinned_gen */
+	uint32_t evicted;
+	uint32_t waiting; /* 1: blocked in mmsync_wait() or polling its fd */
 };
 
 /** Called for each used reader entry; return non-zero to stop. */
@@ -590,16 +645,20 @@ MMSYNC_API int mmsync_read_end_ool(struct mmsync_reader *r,
  * handle and the slot metadata it points at. Do not touch these fields.
  */
 
-/* Per-slot metadata in the state file. */
+/* Per-slot metadata, in the hot line of the writer-only state. */
 struct mmsync__slot {
-	uint64_t gen; /* generation stored in the slot, 0 while being written */
+	uint64_t gen; /* generation stored in the slot; 0 while rewritten */
 	uint64_t size; /* payload bytes */
 	uint64_t checksum; /* XXH3-64 */
-	uint64_t cap; /* bytes the data file holds (grows, never shrinks) */
 };
 
-/* Set in a pin word by the writer when it evicts or reclaims the pin. */
-#define MMSYNC__PIN_EVICTED (1ull << 63)
+/* The one cache line read_begin loads (written by the writer only). */
+struct mmsync__hot {
+	uint64_t gen; /* current generation; 0 before the first publish */
+	struct mmsync__slot slot[2];
+	uint64_t __pad;
+};
+
 /*
  * Set in rfast.pinned (never in the shared pin word) when read_begin fired
  * the pin probe, so that read_end leaves the inline path to fire unpin.
@@ -616,9 +675,8 @@ struct mmsync__slot {
 
 /* The exposed prefix of struct mmsync_reader. */
 struct mmsync__rfast {
-	const uint64_t *gen; /* channel generation (shared) */
+	const struct mmsync__hot *hot; /* the channel's hot line (shared) */
 	uint64_t *pin; /* this handle's pin word (shared) */
-	const struct mmsync__slot *slot; /* slot metadata [2] (shared) */
 	/* read-only slot mappings; mmsync__empty while unmapped (len 0) */
 	const unsigned char *base[2];
 	uint64_t len[2]; /* mapped bytes of each slot */
@@ -660,13 +718,14 @@ MMSYNC_API extern const unsigned char mmsync__empty[1];
  * @return 0 and fills @v; -ENODATA before the first publish; -EBUSY if @r
  *         already has an open view; -EINVAL on NULL arguments; -EIO on a
  *         checksum mismatch (MMSYNC_READ_VERIFY); -EBADMSG if the channel
- *         files are damaged.
+ *         files are damaged; -EBADFD if the handle's table entry cannot be
+ *         taken again after fork().
  *
- * No syscall, no lock, no shared counter: a few loads and one store to the
- * handle's own cache line (an xchg in fence mode). It only leaves the inline
- * path the first time it meets a slot (to map it), when a slot grew, and
- * while a tracer is attached to the pin or unpin probe
- * (README.md, "Observability").
+ * No syscall, no lock, no shared counter: a few loads of the channel's hot
+ * line and one store to the handle's own cache line (an xchg in fence
+ * mode). It only leaves the inline path the first time it meets a slot (to
+ * map it), when a slot grew, and while a tracer is attached to the pin or
+ * unpin probe (README.md, "Observability").
  */
 static inline __attribute__((always_inline)) int
 mmsync_read_begin(struct mmsync_reader *r, struct mmsync_view *v)
@@ -682,8 +741,8 @@ mmsync_read_begin(struct mmsync_reader *r, struct mmsync_view *v)
 	if (__builtin_expect(MMSYNC__OOL(f), 0))
 		return mmsync__read_begin_slow(r, v);
 
-	/* Pairs with the writer's release store of the generation. */
-	g = __atomic_load_n(f->gen, __ATOMIC_ACQUIRE);
+	/* Pairs with the writer's release store of hot.gen. */
+	g = __atomic_load_n(&f->hot->gen, __ATOMIC_ACQUIRE);
 	for (;;) {
 		if (__builtin_expect(g == 0, 0))
 			return -ENODATA;
@@ -691,32 +750,36 @@ mmsync_read_begin(struct mmsync_reader *r, struct mmsync_view *v)
 		__atomic_exchange_n(f->pin, g, __ATOMIC_SEQ_CST);
 #else
 		if (f->flags & MMSYNC__F_XCHG) {
-			/* Full fence; pairs with the writer's fence + scan. */
+			/*
+			 * Full fence (x86: xchg; ARM64: swpal); pairs with
+			 * the writer's smp_mb() before its scan.
+			 */
 			__atomic_exchange_n(f->pin, g, __ATOMIC_SEQ_CST);
 		} else {
 			/*
 			 * Only the compiler is fenced here: the writer's
-			 * membarrier() before its scan makes this store
-			 * visible, or orders the re-read below after its new
-			 * generation.
+			 * membarrier() before its scan runs a full barrier on
+			 * this CPU, which makes this store visible to the
+			 * scan, or orders the re-load below after the
+			 * writer's newer generation.
 			 */
 			__atomic_store_n(f->pin, g, __ATOMIC_RELAXED);
 			__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		}
 #endif
-		/* Re-read: if the generation moved, the pin may be late. */
-		g2 = __atomic_load_n(f->gen, __ATOMIC_SEQ_CST);
+		/* Re-load: if the generation moved, the pin may be late. */
+		g2 = __atomic_load_n(&f->hot->gen, __ATOMIC_SEQ_CST);
 		if (__builtin_expect(g2 == g, 1))
 			break;
 		g = g2;
 	}
 
-	s = &f->slot[g & 1];
+	s = &f->hot->slot[g & 1];
 	size = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
 	if (__builtin_expect(__atomic_load_n(&s->gen, __ATOMIC_RELAXED) != g ||
 				     size > f->len[g & 1],
 			     0)) {
-		/* First use of a slot, a grown slot or damage: slow path. */
+		/* First use of a slot, a grown slot or a rewrite: slow path. */
 		__atomic_store_n(f->pin, 0, __ATOMIC_RELEASE);
 		return mmsync__read_begin_slow(r, v);
 	}
@@ -731,40 +794,40 @@ mmsync_read_begin(struct mmsync_reader *r, struct mmsync_view *v)
 
 /**
  * @brief Close the view opened by mmsync_read_begin().
- * @return 0; -ESTALE if the writer evicted this reader after the grace
- *         period (the bytes may have changed under the view: discard what
- *         was read); -EINVAL if no view is open.
+ * @return 0: the view's bytes did not change while it was open; -ESTALE if
+ *         its slot was reused under it (the writer stopped waiting after
+ *         the grace period, or the reader table was tampered with): discard
+ *         what was read; -EINVAL if no view is open.
  */
 static inline __attribute__((always_inline)) int
 mmsync_read_end(struct mmsync_reader *r, struct mmsync_view *v)
 {
 	struct mmsync__rfast *f = (struct mmsync__rfast *)r;
-	uint64_t p, want;
+	uint64_t want, sg;
 
 	if (__builtin_expect(!f, 0))
 		return -EINVAL;
 	/* The SIGBUS guard's handler may have marked f->pinned: reload it. */
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (__builtin_expect(!f->pinned, 0))
-		return -EINVAL;
 	want = f->pinned;
-	/*
-	 * Order the view's loads before the load of our own pin: pairs with
-	 * the writer's compare-and-swap that evicts us before it reuses the
-	 * slot. If the load below sees no eviction, our reads came first.
+	if (__builtin_expect(!want, 0))
+		return -EINVAL;
+		/*
+	 * The slot check. The fence orders the view's loads before the load
+	 * of slot.gen (x86: loads are not reordered with loads, a compiler
+	 * barrier; ARM64: dmb ishld). Pairs with the release fence between
+	 * the writer's mark of the slot and its rewrite: if any load of the
+	 * view saw a rewritten byte, this load sees the mark or a later
+	 * generation. Flag bits in want (traced, broken) never match.
 	 */
 #if defined(__SANITIZE_THREAD__)
 	/* TSan has no fences; a seq_cst load is at least as strong here. */
-	p = __atomic_load_n(f->pin, __ATOMIC_SEQ_CST);
+	sg = __atomic_load_n(&f->hot->slot[want & 1].gen, __ATOMIC_SEQ_CST);
 #else
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	p = __atomic_load_n(f->pin, __ATOMIC_RELAXED);
+	sg = __atomic_load_n(&f->hot->slot[want & 1].gen, __ATOMIC_RELAXED);
 #endif
-	/*
-	 * Evicted (MMSYNC__PIN_EVICTED set), overwritten or traced
-	 * (MMSYNC__PIN_TRACED in want): the out-of-line path sorts it out.
-	 */
-	if (__builtin_expect(p != want, 0))
+	if (__builtin_expect(sg != want, 0))
 		return mmsync__read_end_slow(r, v);
 	/* Pairs with the writer's acquire load of the pin in its scan. */
 	__atomic_store_n(f->pin, 0, __ATOMIC_RELEASE);

@@ -19,7 +19,7 @@
 const struct mmsync_backing_ops *
 mmsync_backing_pick(const struct mmsync_writer_opts *o)
 {
-	switch (MMSYNC_OPT(o, backing)) {
+	switch (MMSYNC_OPTS_GET(o, backing, MMSYNC_BACKING_FILES)) {
 	case MMSYNC_BACKING_FILES:
 		return &mmsync_backing_files;
 	case MMSYNC_BACKING_MEMFD:
@@ -29,9 +29,28 @@ mmsync_backing_pick(const struct mmsync_writer_opts *o)
 	}
 }
 
-uint64_t mmsync_round_up(uint64_t v, uint64_t a)
+/*
+ * Readers do not choose a backing: NAME_state if it exists, else a memfd
+ * channel's socket. Sets r->ops to the one that answered.
+ */
+int mmsync_backing_reader_open(struct mmsync_reader *r, const char *name,
+			       const struct mmsync_reader_opts *o)
 {
-	return (v + a - 1) / a * a;
+	static const struct mmsync_backing_ops *const order[] = {
+		&mmsync_backing_files,
+		&mmsync_backing_memfd,
+	};
+	unsigned int i;
+	int err = -ENOENT;
+
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		err = order[i]->reader_open(r, name, o);
+		if (err != -ENOENT) {
+			r->ops = order[i];
+			break;
+		}
+	}
+	return err;
 }
 
 /*
@@ -99,50 +118,107 @@ int mmsync_huge_pool_check(uint64_t page_size)
 	return 0;
 }
 
-void mmsync_init_hdr(struct mmsync_hdr *h, const struct mmsync_create *a)
-{
-	h->format = MMSYNC_FORMAT;
-	h->hdr_size = MMSYNC_HDR_SIZE;
-	h->entry_size = MMSYNC_ENTRY_SIZE;
-	h->nr_entries = a->nr_entries;
-	h->table_off = MMSYNC_HDR_SIZE;
-	h->file_size = mmsync_state_size(a->nr_entries);
-	h->fence_mode = a->fence_mode;
-	h->created_ns = mmsync_realtime_ns();
-	/* Nobody can see the object yet; the release is for good measure. */
-	__atomic_store_n(&h->magic, MMSYNC_MAGIC, __ATOMIC_RELEASE);
-}
-
 /*
- * Make data object @i hold @cap bytes, with its space allocated now, so
- * that the copy that follows can never fault on a missing page (SIGBUS).
- * On hugetlbfs, fallocate() takes the huge pages from the pool and fails
- * with ENOSPC when it runs dry: report -ENOMEM and give back the pages
- * it took on the way, leaving the object as it was.
+ * Reserve @len bytes of @fd's file system space now (the file grows to
+ * @len if it is shorter), so that no later touch of a mapping can fault on
+ * a missing page: a full tmpfs gives -ENOSPC here, never SIGBUS later. On
+ * hugetlbfs fallocate() takes huge pages from the pool and fails with
+ * ENOSPC when it runs dry: that is -ENOMEM, and the pages it took on the
+ * way are given back (a truncate to the current size, not a shrink, so
+ * seals allow it).
  */
-static int reserve(struct mmsync_writer *w, int i, uint64_t cap)
+int mmsync_reserve_space(int fd, uint64_t len, bool hugetlb)
 {
-	int fd = w->data_fd[i], err;
 	struct stat st;
+	int err;
 
-	if (fallocate(fd, 0, 0, (off_t)cap) == 0)
+	if (fallocate(fd, 0, 0, (off_t)len) == 0)
 		return 0;
 	err = -errno;
-	if (!w->hugetlb) {
+	if (!hugetlb) {
 		/* A file system without fallocate: size it, as before. */
 		if (err != -EOPNOTSUPP)
 			return err;
-		return ftruncate(fd, (off_t)cap) < 0 ? -errno : 0;
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		if ((uint64_t)st.st_size >= len)
+			return 0;
+		return ftruncate(fd, (off_t)len) < 0 ? -errno : 0;
 	}
-	/*
-	 * The pages fallocate() got before it failed lie past the end of the
-	 * file; a truncate to the current size (not a shrink, so the seal
-	 * allows it) frees them for the next try.
-	 */
 	if (fstat(fd, &st) == 0 && ftruncate(fd, st.st_size) < 0) {
 		/* Then they stay until the next truncate or close. */
 	}
 	return err == -ENOSPC ? -ENOMEM : err;
+}
+
+/* Space for an object of @size bytes on @fd's file system: whole pages. */
+static int reserve_object(int fd, uint64_t size)
+{
+	uint64_t page;
+	bool huge;
+	int err;
+
+	page = mmsync_fd_granule(fd, &huge);
+	if (huge) {
+		err = mmsync_huge_pool_check(page);
+		if (err)
+			return err;
+	}
+	return mmsync_reserve_space(fd, mmsync_round_up(size, page), huge);
+}
+
+static int obj_id(int fd, struct mmsync_obj_id *id)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	id->dev = (uint64_t)st.st_dev;
+	id->ino = (uint64_t)st.st_ino;
+	return 0;
+}
+
+/* A new reader table: zeros (no entry claimed), every page reserved. */
+int mmsync_init_table(int fd, const struct mmsync_create *a)
+{
+	return reserve_object(fd, mmsync_table_size(a->nr_entries));
+}
+
+/*
+ * A new state object on @fd, naming the table and data objects it belongs
+ * to (readers refuse look-alikes). Nobody can see it yet: it is linked or
+ * handed out only after this. Written through a mapping: hugetlbfs has
+ * no write().
+ */
+int mmsync_init_state(int fd, const struct mmsync_create *a, int table_fd,
+		      const int data_fd[2])
+{
+	struct mmsync_hdr *h;
+	uint64_t page;
+	bool huge;
+	int err, i;
+
+	err = reserve_object(fd, MMSYNC_STATE_SIZE);
+	if (err)
+		return err;
+	page = mmsync_fd_granule(fd, &huge);
+	h = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED)
+		return -errno;
+	h->format = MMSYNC_FORMAT;
+	h->state_size = MMSYNC_STATE_SIZE;
+	h->entry_size = MMSYNC_ENTRY_SIZE;
+	h->nr_entries = a->nr_entries;
+	h->table_size = mmsync_table_size(a->nr_entries);
+	h->fence_mode = a->fence_mode;
+	h->created_ns = mmsync_realtime_ns();
+	err = obj_id(table_fd, &h->table_id);
+	for (i = 0; i < 2 && !err; i++)
+		err = obj_id(data_fd[i], &h->data_id[i]);
+	if (!err)
+		h->magic = MMSYNC_MAGIC;
+	munmap(h, page);
+	return err;
 }
 
 /*
@@ -155,7 +231,7 @@ int mmsync_slot_grow(struct mmsync_writer *w, int i, uint64_t cap)
 	void *p;
 	int err;
 
-	err = reserve(w, i, cap);
+	err = mmsync_reserve_space(w->data_fd[i], cap, w->hugetlb);
 	if (err)
 		return err;
 	if (w->map[i] && !w->hugetlb) {

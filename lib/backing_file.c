@@ -1,12 +1,26 @@
 // SPDX-License-Identifier: MIT
 /*
- * backing_file.c - a channel as files NAME_state, NAME_data_0 and
- * NAME_data_1 in a directory: tmpfs (/dev/shm, the default), any other
- * file system, or a hugetlbfs mount, whose files hold huge pages.
+ * backing_file.c - a channel as files in a directory: tmpfs (/dev/shm, the
+ * default), any other file system, or a hugetlbfs mount, whose files hold
+ * huge pages.
  *
- * Every file is opened with O_NOFOLLOW and created with O_EXCL (or as an
- * O_TMPFILE linked into place), so a symlink planted in a shared directory
- * is refused (-ELOOP), never followed.
+ *   NAME_lock     the writer's exclusivity: an OFD write lock on byte 0.
+ *                 Mode 0600: a process that may only read the channel
+ *                 cannot open it, so it cannot keep a writer out (a read
+ *                 lock on any file it can open would).
+ *   NAME_state    writer only (default mode 0640); readers open it
+ *                 O_RDONLY. The writer also holds a write lock on its
+ *                 byte 0 while it lives, for mmsync_stat() (best effort:
+ *                 a read lock planted there first hides it, nothing more).
+ *   NAME_readers  the reader table (default 0660): readers open it O_RDWR.
+ *   NAME_data_0/1 the slots, writer only (default 0640).
+ *
+ * A new channel's objects are created by fsobj.c (never adopting what is
+ * there), the state last: its link is the moment the channel exists, so a
+ * reader that finds NAME_state finds everything else complete. A writer
+ * continuing a channel opens what is there and refuses what it does not
+ * own (-EPERM); the common code then checks that each object is the one the
+ * state names.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,122 +28,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 #include "backing.h"
 
-/*
- * An unnamed file in @dir that we can link into place once it is complete,
- * so that nobody ever sees a half-initialised state file. Falls back to a
- * uniquely named temporary file where O_TMPFILE is not supported.
- */
-static int open_unnamed(const char *path, mode_t mode, char **tmp)
-{
-	static unsigned int seq;
-	char *dir;
-	int fd;
+struct file_bk {
+	bool lock_created; /* we made NAME_lock: remove it if open fails */
+};
 
-	*tmp = NULL;
-	dir = mmsync_dirname(path);
-	if (!dir)
-		return -ENOMEM;
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
-	free(dir);
-	if (fd >= 0)
-		return fd;
-	if (asprintf(tmp, "%s.tmp.%d.%u", path, getpid(),
-		     __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED)) < 0) {
-		*tmp = NULL;
-		return -ENOMEM;
-	}
-	fd = open(*tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  mode);
-	if (fd < 0) {
-		fd = -errno;
-		free(*tmp);
-		*tmp = NULL;
-	}
-	return fd;
-}
-
-static int link_into_place(int fd, const char *tmp, const char *path)
-{
-	char proc[64];
-	int err = 0;
-
-	if (tmp) {
-		if (link(tmp, path) < 0)
-			err = -errno;
-		unlink(tmp);
-		return err;
-	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0)
-		return -errno;
-	return 0;
-}
-
-/*
- * Create a complete state file and link it to @path, holding the writer
- * lock from before it has a name. -EEXIST: somebody else was faster.
- *
- * On hugetlbfs a file is sized in whole huge pages, and they are taken
- * now (fallocate): an untaken page would be SIGBUS at the first touch.
- */
-static int create_state(const char *path, const struct mmsync_create *a,
-			int *out_fd)
-{
-	uint64_t size = mmsync_state_size(a->nr_entries), len, page;
-	struct mmsync_hdr *h;
-	bool huge;
-	char *tmp;
-	int fd, err;
-
-	fd = open_unnamed(path, a->state_mode, &tmp);
-	if (fd < 0)
-		return fd;
-	page = mmsync_fd_granule(fd, &huge);
-	len = huge ? mmsync_round_up(size, page) : size;
-	if (huge) {
-		err = mmsync_huge_pool_check(page);
-		if (err)
-			goto fail;
-	}
-	if (fchmod(fd, a->state_mode) < 0 || ftruncate(fd, (off_t)len) < 0) {
-		err = -errno;
-		goto fail;
-	}
-	if (huge && fallocate(fd, 0, 0, (off_t)len) < 0) {
-		err = errno == ENOSPC ? -ENOMEM : -errno;
-		goto fail;
-	}
-	h = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED) {
-		err = -errno;
-		goto fail;
-	}
-	mmsync_init_hdr(h, a);
-	munmap(h, len);
-	err = mmsync_lock_byte(fd, MMSYNC_WRITER_LOCK_OFF);
-	if (err)
-		goto fail;
-	err = link_into_place(fd, tmp, path);
-	if (err)
-		goto fail_nounlink;
-	free(tmp);
-	*out_fd = fd;
-	return 0;
-fail:
-	if (tmp)
-		unlink(tmp);
-fail_nounlink:
-	free(tmp);
-	close(fd);
-	return err;
-}
+static const char *const data_suffix[2] = { "data_0", "data_1" };
 
 /* Asked for huge pages: the directory must be hugetlbfs of that size. */
 static int check_dir(const char *prefix, uint64_t want)
@@ -151,112 +60,283 @@ static int check_dir(const char *prefix, uint64_t want)
 	return 0;
 }
 
+/* Open (making it if needed) NAME_lock and take the writer lock. */
+static int take_lock(struct mmsync_writer *w, struct file_bk *b)
+{
+	char *path = mmsync_file(w->prefix, "lock");
+	int fd, err;
+
+	if (!path)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  MMSYNC_LOCK_MODE);
+	if (fd >= 0) {
+		b->lock_created = true;
+		if (fchmod(fd, MMSYNC_LOCK_MODE) < 0) {
+			err = -errno;
+			mmsync_obj_unlink_if(path, fd);
+			close(fd);
+			free(path);
+			return err;
+		}
+	} else if (errno == EEXIST) {
+		fd = mmsync_obj_open_own(path, O_RDWR);
+	} else {
+		fd = -errno;
+	}
+	free(path);
+	if (fd < 0)
+		return fd;
+	w->lock_fd = fd;
+	err = mmsync_lock_byte(fd, MMSYNC_WRITER_LOCK_OFF);
+	return err == -EAGAIN ? -EBUSY : err;
+}
+
+struct fill_state {
+	const struct mmsync_create *a;
+	int table_fd;
+	const int *data_fd;
+};
+
+static int fill_table(int fd, void *arg)
+{
+	return mmsync_init_table(fd, arg);
+}
+
+/* The state, complete, with the writer's "alive" lock already held. */
+static int fill_state(int fd, void *arg)
+{
+	struct fill_state *c = arg;
+	int err;
+
+	err = mmsync_init_state(fd, c->a, c->table_fd, c->data_fd);
+	if (err)
+		return err;
+	return mmsync_lock_byte(fd, MMSYNC_WRITER_LOCK_OFF);
+}
+
+/*
+ * Create object @suffix of a new channel. A file already there is a
+ * leftover of a channel whose state is gone (we hold the writer lock, so
+ * no writer uses it): ours is removed and made anew; anything else (not
+ * ours, not a regular file, a symlink) fails creation, never adopted.
+ */
+static int create_obj(const char *prefix, const char *suffix, mode_t mode,
+		      int (*fill)(int fd, void *arg), void *arg)
+{
+	char *path;
+	int fd, old, tries;
+
+	for (tries = 0; tries < 4; tries++) {
+		fd = mmsync_obj_create(prefix, suffix, mode, fill, arg);
+		if (fd != -EEXIST)
+			return fd;
+		path = mmsync_file(prefix, suffix);
+		if (!path)
+			return -ENOMEM;
+		old = mmsync_obj_open_own(path, O_RDONLY);
+		if (old >= 0) {
+			mmsync_obj_unlink_if(path, old);
+			close(old);
+		}
+		free(path);
+		if (old < 0 && old != -ENOENT)
+			return old == -ELOOP ? -EPERM : old;
+	}
+	return -EEXIST;
+}
+
+/* Remove what create_fresh() made before it failed. */
+static void unlink_ours(const char *prefix, const char *suffix, int fd)
+{
+	char *path;
+
+	if (fd < 0)
+		return;
+	path = mmsync_file(prefix, suffix);
+	if (path)
+		mmsync_obj_unlink_if(path, fd);
+	free(path);
+}
+
+static int create_fresh(struct mmsync_writer *w, const struct mmsync_create *a)
+{
+	struct fill_state c = { .a = a, .data_fd = w->data_fd };
+	int i, fd;
+
+	for (i = 0; i < 2; i++) {
+		fd = create_obj(w->prefix, data_suffix[i], a->data_mode, NULL,
+				NULL);
+		if (fd < 0)
+			goto fail;
+		w->data_fd[i] = fd;
+	}
+	fd = create_obj(w->prefix, "readers", a->table_mode, fill_table,
+			(void *)a);
+	if (fd < 0)
+		goto fail;
+	w->table_fd = fd;
+	c.table_fd = fd;
+	/* Last: its link publishes the channel. */
+	fd = mmsync_obj_create(w->prefix, "state", a->state_mode, fill_state,
+			       &c);
+	if (fd == -EEXIST)
+		fd = -EPERM; /* planted while we held the writer lock */
+	if (fd < 0)
+		goto fail;
+	w->state_fd = fd;
+	w->advert = true;
+	return 0;
+fail:
+	for (i = 0; i < 2; i++)
+		unlink_ours(w->prefix, data_suffix[i], w->data_fd[i]);
+	unlink_ours(w->prefix, "readers", w->table_fd);
+	return fd;
+}
+
+/* Open an object of an existing channel; a missing one is damage. */
+static int open_part(const char *prefix, const char *suffix, int flags,
+		     bool own)
+{
+	char *path = mmsync_file(prefix, suffix);
+	int fd;
+
+	if (!path)
+		return -ENOMEM;
+	if (own) {
+		fd = mmsync_obj_open_own(path, flags);
+	} else {
+		/* O_NONBLOCK: a planted FIFO must not hang a reader. */
+		fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			fd = -errno;
+	}
+	free(path);
+	return fd;
+}
+
+static int continue_channel(struct mmsync_writer *w)
+{
+	int i, fd;
+
+	fd = open_part(w->prefix, "readers", O_RDWR, true);
+	if (fd < 0)
+		return fd == -ENOENT ? -EBADMSG : fd;
+	w->table_fd = fd;
+	for (i = 0; i < 2; i++) {
+		fd = open_part(w->prefix, data_suffix[i], O_RDWR, true);
+		if (fd < 0)
+			return fd == -ENOENT ? -EBADMSG : fd;
+		w->data_fd[i] = fd;
+	}
+	/* Best effort: a read lock planted on byte 0 only hides the advert. */
+	w->advert = mmsync_lock_byte(w->state_fd, MMSYNC_WRITER_LOCK_OFF) == 0;
+	return 0;
+}
+
 static int file_writer_open(struct mmsync_writer *w, const char *name,
 			    const struct mmsync_writer_opts *o,
 			    const struct mmsync_create *a, bool *fresh)
 {
-	uint64_t want = MMSYNC_OPT(o, huge_page_size);
-	char *path;
-	int fd = -1, err = 0, tries;
+	struct file_bk *b;
+	int err, fd;
 
 	(void)name;
-	if (want) {
-		err = check_dir(w->prefix, want);
+	(void)o;
+	err = mmsync_names_fit(w->prefix);
+	if (err)
+		return err;
+	if (a->huge_page_size) {
+		err = check_dir(w->prefix, a->huge_page_size);
 		if (err)
 			return err;
 	}
-	path = mmsync_file(w->prefix, "state");
-	if (!path)
+	b = calloc(1, sizeof(*b));
+	if (!b)
 		return -ENOMEM;
-	*fresh = false;
-	for (tries = 0; tries < 8; tries++) {
-		fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0)
-			break;
-		if (errno != ENOENT) {
-			err = -errno;
-			goto out;
-		}
-		err = create_state(path, a, &fd);
-		if (err == 0) {
-			*fresh = true;
-			break;
-		}
-		if (err != -EEXIST)
-			goto out;
+	w->bk = b;
+	err = take_lock(w, b);
+	if (err)
+		return err;
+	fd = open_part(w->prefix, "state", O_RDWR, true);
+	if (fd == -ENOENT) {
+		*fresh = true;
+		return create_fresh(w, a);
 	}
-	if (fd < 0) {
-		err = -EAGAIN;
-		goto out;
-	}
-	w->state_fd = fd;
-	if (!*fresh) {
-		err = mmsync_lock_byte(fd, MMSYNC_WRITER_LOCK_OFF);
-		if (err) {
-			err = err == -EAGAIN ? -EBUSY : err;
-			goto out;
-		}
-	}
-out:
-	free(path);
-	return err;
-}
-
-/* Open (creating if @fresh or missing) data file @i of the channel. */
-static int file_data_open(struct mmsync_writer *w, int i, bool fresh)
-{
-	char suffix[24];
-	char *path;
-	int fd;
-
-	snprintf(suffix, sizeof(suffix), "data_%d", i);
-	path = mmsync_file(w->prefix, suffix);
-	if (!path)
-		return -ENOMEM;
-	if (fresh)
-		unlink(path); /* leftovers of a channel whose state is gone */
-	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		fd = open(path,
-			  O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			  w->data_mode);
-		if (fd >= 0 && fchmod(fd, w->data_mode) < 0) {
-			int err = -errno;
-
-			free(path);
-			close(fd);
-			return err;
-		}
-	}
-	free(path);
 	if (fd < 0)
-		return -errno;
-	w->data_fd[i] = fd;
-	return 0;
+		return fd;
+	w->state_fd = fd;
+	*fresh = false;
+	return continue_channel(w);
 }
 
 static void file_writer_close(struct mmsync_writer *w)
 {
-	(void)w; /* the files stay for the next writer */
+	struct file_bk *b = w->bk;
+	char *path;
+
+	/* A writer that never opened made no channel: no lock file left. */
+	if (b && b->lock_created && !w->opened && w->lock_fd >= 0 &&
+	    w->state_fd < 0) {
+		path = mmsync_file(w->prefix, "lock");
+		if (path)
+			mmsync_obj_unlink_if(path, w->lock_fd);
+		free(path);
+	}
+	if (w->lock_fd >= 0)
+		close(w->lock_fd); /* drops the writer lock */
+	w->lock_fd = -1;
+	free(b);
+	w->bk = NULL;
+}
+
+/* A forked child must not keep the writer lock or the advert alive. */
+static void file_writer_forked(struct mmsync_writer *w)
+{
+	if (w->lock_fd >= 0)
+		close(w->lock_fd);
+	w->lock_fd = -1;
+	if (w->state_fd >= 0)
+		close(w->state_fd);
+	w->state_fd = -1;
+}
+
+static int file_reader_open(struct mmsync_reader *r, const char *name,
+			    const struct mmsync_reader_opts *o)
+{
+	int i, fd;
+
+	(void)name;
+	(void)o;
+	fd = open_part(r->prefix, "state", O_RDONLY, false);
+	if (fd < 0)
+		return fd;
+	r->state_fd = fd;
+	fd = open_part(r->prefix, "readers", O_RDWR, false);
+	if (fd < 0)
+		return fd == -ENOENT ? -EBADMSG : fd;
+	r->table_fd = fd;
+	for (i = 0; i < 2; i++) {
+		fd = open_part(r->prefix, data_suffix[i], O_RDONLY, false);
+		if (fd < 0)
+			return fd == -ENOENT ? -EBADMSG : fd;
+		r->data_fd[i] = fd;
+	}
+	return 0;
+}
+
+/* A file-backed channel never ends: a new writer may always come. */
+static int file_writer_gone(const struct mmsync_reader *r)
+{
+	(void)r;
+	return 0;
 }
 
 const struct mmsync_backing_ops mmsync_backing_files = {
 	.name = "files",
 	.writer_open = file_writer_open,
-	.data_open = file_data_open,
 	.writer_close = file_writer_close,
+	.writer_forked = file_writer_forked,
+	.reader_open = file_reader_open,
+	.writer_gone = file_writer_gone,
 };
-
-int mmsync_file_reader_open(struct mmsync_reader *r)
-{
-	char *path = mmsync_file(r->prefix, "state");
-	int err = 0;
-
-	if (!path)
-		return -ENOMEM;
-	r->state_fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (r->state_fd < 0)
-		err = -errno;
-	free(path);
-	return err;
-}

@@ -4,21 +4,33 @@
  * name in a file system but the socket that readers fetch the memfds
  * from (handoff.c), and with an abstract socket not even that.
  *
- *   state   a normal memfd, sealed F_SEAL_SHRINK | F_SEAL_GROW |
- *           F_SEAL_SEAL: readers hold it writable (their table entries
- *           live there), and none of them can resize it under the others.
+ *   state   sealed F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE |
+ *           F_SEAL_SEAL once the writer has mapped it: from then on only
+ *           the writer's own mapping can change it. Readers get a
+ *           read-only description.
+ *   readers the reader table, sealed F_SEAL_SHRINK | F_SEAL_GROW |
+ *           F_SEAL_SEAL: every reader gets a read-write description of its
+ *           own (its entry's OFD lock belongs to it), and none can resize
+ *           the table under the others.
  *   data    memfds (MFD_HUGETLB ones when asked), sealed F_SEAL_SHRINK |
- *           F_SEAL_SEAL: they grow, never shrink, so a reader's mapping
- *           can never lose its pages (SIGBUS). F_SEAL_SEAL keeps anyone
- *           from adding F_SEAL_WRITE, which would stop the writer.
+ *           F_SEAL_SEAL: they grow, never shrink, so a reader's mapping can
+ *           never lose its pages (SIGBUS); readers get read-only
+ *           descriptions.
  *
- * Modes apply to memfds too (fchmod): they decide who may reopen a
- * received fd through /proc/<pid>/fd/N with more access than it came with.
+ * Modes (fchmod) decide who may reopen a received memfd through
+ * /proc/<pid>/fd/N: state and data get no write bit at all, so nobody but
+ * root reopens them writable; the table keeps its mode (the writer itself
+ * reopens it read-write for each reader).
+ *
+ * The writer holds a write lock on byte 0 of the state while it lives;
+ * no reader can take one (their descriptions are read-only), so a reader
+ * that finds no such lock knows the channel has ended (mmsync_wait():
+ * -EPIPE).
  *
  * The channel lives as long as its writer: the memfds have no name to
  * reopen them by, so a new writer of the same name makes a new channel,
  * with generations from 1. Readers of the old one keep reading its last
- * snapshot; mmsync_wait() tells them (-EPIPE) to reopen.
+ * snapshot.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,9 +48,27 @@
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008u /* Linux 6.3 */
 #endif
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010 /* Linux 5.1 */
+#endif
 
-#define STATE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+#define STATE_SEALS \
+	(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
+#define TABLE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 #define DATA_SEALS (F_SEAL_SHRINK | F_SEAL_SEAL)
+/* What a reader insists on (F_SEAL_SEAL only matters to the writer). */
+#define STATE_NEEDS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE)
+#define TABLE_NEEDS (F_SEAL_SHRINK | F_SEAL_GROW)
+#define DATA_NEEDS F_SEAL_SHRINK
+
+/* What a reader receives, in this order. */
+enum { FD_STATE, FD_TABLE, FD_DATA0, FD_DATA1, NR_FDS };
+
+struct memfd_bk {
+	struct mmsync_handoff *ho;
+	int ro_state; /* read-only descriptions, handed to readers */
+	int ro_data[2];
+};
 
 /* MFD_HUGETLB flags for @page bytes, or 0 for normal pages. */
 static unsigned int huge_flags(uint64_t page)
@@ -69,42 +99,87 @@ static int new_memfd(struct mmsync_writer *w, const char *what,
 	return fd < 0 ? -errno : fd;
 }
 
-/*
- * Restrict who may reopen @fd through /proc: exec bits never apply (and
- * MFD_NOEXEC_SEAL would refuse them).
- */
 static int set_mode(int fd, mode_t mode)
 {
-	return fchmod(fd, mode & 0666) < 0 ? -errno : 0;
+	return fchmod(fd, mode) < 0 ? -errno : 0;
 }
 
-/* A new open file description of @fd, with @flags (O_RDONLY/O_RDWR). */
-int mmsync_reopen_fd(int fd, int flags)
+static int seal(int fd, int seals)
 {
-	char proc[48];
-	int nfd;
+	return fcntl(fd, F_ADD_SEALS, seals) < 0 ? -errno : 0;
+}
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	nfd = open(proc, flags | O_CLOEXEC);
-	if (nfd >= 0)
-		return nfd;
-	/* No /proc: nothing else gives a memfd a second file description. */
-	return errno == ENOENT ? -ENOSYS : -errno;
+static int make_objects(struct mmsync_writer *w, struct memfd_bk *b,
+			const struct mmsync_create *a)
+{
+	char what[16];
+	int fd, err, i;
+
+	fd = new_memfd(w, "readers", 0);
+	if (fd < 0)
+		return fd;
+	w->table_fd = fd;
+	err = mmsync_init_table(fd, a);
+	if (!err)
+		err = set_mode(fd, a->table_mode);
+	if (!err)
+		err = seal(fd, TABLE_SEALS);
+	for (i = 0; i < 2 && !err; i++) {
+		snprintf(what, sizeof(what), "data_%d", i);
+		fd = new_memfd(w, what, huge_flags(a->huge_page_size));
+		if (fd < 0)
+			return fd;
+		w->data_fd[i] = fd;
+		err = seal(fd, DATA_SEALS);
+		if (err)
+			return err;
+		/* Readers get a read-only description, made before the chmod. */
+		b->ro_data[i] = mmsync_reopen_fd(fd, O_RDONLY);
+		if (b->ro_data[i] < 0) {
+			err = b->ro_data[i];
+			b->ro_data[i] = -1;
+			return err;
+		}
+		err = set_mode(fd, a->data_mode & 0444);
+	}
+	if (err)
+		return err;
+	fd = new_memfd(w, "state", 0);
+	if (fd < 0)
+		return fd;
+	w->state_fd = fd;
+	err = mmsync_init_state(fd, a, w->table_fd, w->data_fd);
+	if (!err)
+		err = mmsync_lock_byte(fd, MMSYNC_WRITER_LOCK_OFF);
+	if (err)
+		return err;
+	w->advert = true;
+	b->ro_state = mmsync_reopen_fd(fd, O_RDONLY);
+	if (b->ro_state < 0) {
+		err = b->ro_state;
+		b->ro_state = -1;
+		return err;
+	}
+	return set_mode(fd, a->state_mode & 0444);
 }
 
 static int memfd_writer_open(struct mmsync_writer *w, const char *name,
 			     const struct mmsync_writer_opts *o,
 			     const struct mmsync_create *a, bool *fresh)
 {
-	uint64_t size = mmsync_state_size(a->nr_entries);
-	uint64_t page = MMSYNC_OPT(o, huge_page_size);
-	struct mmsync_hdr *h;
+	struct memfd_bk *b;
 	struct stat st;
 	char *path;
-	int fd, err;
+	int err;
 
-	if (page) {
-		err = mmsync_huge_pool_check(page);
+	if (name[0] != '@' || strchr(name, '/')) {
+		/* A path socket NAME_sock: its name must fit. */
+		err = mmsync_names_fit(w->prefix);
+		if (err)
+			return err;
+	}
+	if (a->huge_page_size) {
+		err = mmsync_huge_pool_check(a->huge_page_size);
 		if (err)
 			return err;
 	}
@@ -116,66 +191,162 @@ static int memfd_writer_open(struct mmsync_writer *w, const char *name,
 	free(path);
 	if (err)
 		return err;
-	err = mmsync_handoff_listen(w, name, o);
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->ro_state = b->ro_data[0] = b->ro_data[1] = -1;
+	w->bk = b;
+	w->sealed = true;
+	err = mmsync_handoff_listen(&b->ho, name, w->prefix, o);
 	if (err)
 		return err;
-	w->handoff->huge_page_size = page;
-
-	fd = new_memfd(w, "state", 0);
-	if (fd < 0)
-		return fd;
-	w->state_fd = fd;
-	err = set_mode(fd, a->state_mode);
-	if (err)
-		return err;
-	if (ftruncate(fd, (off_t)size) < 0)
-		return -errno;
-	h = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED)
-		return -errno;
-	mmsync_init_hdr(h, a);
-	munmap(h, size);
-	err = mmsync_lock_byte(fd, MMSYNC_WRITER_LOCK_OFF);
-	if (err)
-		return err;
-	if (fcntl(fd, F_ADD_SEALS, STATE_SEALS) < 0)
-		return -errno;
 	*fresh = true;
-	return 0;
+	return make_objects(w, b, a);
 }
 
-static int memfd_data_open(struct mmsync_writer *w, int i, bool fresh)
+/*
+ * After the writer mapped the state: no other writable mapping or write
+ * of it, ever. The writer's own mapping keeps working.
+ */
+static int memfd_writer_ready(struct mmsync_writer *w)
 {
-	struct mmsync_handoff *ho = w->handoff;
-	char what[16];
-	int fd, err;
-
-	(void)fresh; /* memfds are always new */
-	snprintf(what, sizeof(what), "data_%d", i);
-	fd = new_memfd(w, what, huge_flags(ho->huge_page_size));
-	if (fd < 0)
-		return fd;
-	w->data_fd[i] = fd;
-	if (fcntl(fd, F_ADD_SEALS, DATA_SEALS) < 0)
-		return -errno;
-	/* Readers get a read-only file description, made before the chmod. */
-	ho->ro_fd[i] = mmsync_reopen_fd(fd, O_RDONLY);
-	if (ho->ro_fd[i] < 0) {
-		err = ho->ro_fd[i];
-		ho->ro_fd[i] = -1;
-		return err;
-	}
-	return set_mode(fd, w->data_mode);
+	return seal(w->state_fd, STATE_SEALS);
 }
 
 static void memfd_writer_close(struct mmsync_writer *w)
 {
-	mmsync_handoff_close(w);
+	struct memfd_bk *b = w->bk;
+	int i;
+
+	if (!b)
+		return;
+	mmsync_handoff_close(b->ho);
+	if (b->ro_state >= 0)
+		close(b->ro_state);
+	for (i = 0; i < 2; i++)
+		if (b->ro_data[i] >= 0)
+			close(b->ro_data[i]);
+	free(b);
+	w->bk = NULL;
+}
+
+static void memfd_writer_forked(struct mmsync_writer *w)
+{
+	struct memfd_bk *b = w->bk;
+
+	if (b)
+		mmsync_handoff_forked(b->ho);
+	/* Our copy of the state's description carries the "alive" lock. */
+	if (w->state_fd >= 0)
+		close(w->state_fd);
+	w->state_fd = -1;
+}
+
+/* Descriptors for one reader; handoff.c closes them once sent. */
+static int fill(void *ctx, int *fds, int max)
+{
+	struct mmsync_writer *w = ctx;
+	struct memfd_bk *b = w->bk;
+	int i, err = 0;
+
+	if (max < NR_FDS)
+		return -EINVAL;
+	for (i = 0; i < NR_FDS; i++)
+		fds[i] = -1;
+	fds[FD_STATE] = dup(b->ro_state);
+	/* An open file description of its own, for its entry lock. */
+	fds[FD_TABLE] = mmsync_reopen_fd(w->table_fd, O_RDWR);
+	fds[FD_DATA0] = dup(b->ro_data[0]);
+	fds[FD_DATA1] = dup(b->ro_data[1]);
+	for (i = 0; i < NR_FDS; i++)
+		if (fds[i] < 0 && !err)
+			err = i == FD_TABLE ? fds[i] : -errno;
+	if (err) {
+		for (i = 0; i < NR_FDS; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		return err;
+	}
+	return NR_FDS;
+}
+
+static int memfd_serve(struct mmsync_writer *w, int64_t timeout_ns)
+{
+	struct memfd_bk *b = w->bk;
+
+	return mmsync_handoff_serve(b->ho, timeout_ns, fill, w);
+}
+
+static int memfd_handoff_fd(const struct mmsync_writer *w)
+{
+	const struct memfd_bk *b = w->bk;
+
+	return mmsync_handoff_lfd(b->ho);
+}
+
+/* Same access mode and seals as make_objects() gives them, or no deal. */
+static int check_fd(int fd, int accmode, int seals)
+{
+	struct stat st;
+	int fl, have;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EBADMSG;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	if ((fl & O_ACCMODE) != accmode)
+		return -EBADMSG;
+	/* Unsealed, a file could shrink under our mapping: SIGBUS. */
+	have = fcntl(fd, F_GET_SEALS);
+	if (have < 0 || (have & seals) != seals)
+		return -EBADMSG;
+	return 0;
+}
+
+static int memfd_reader_open(struct mmsync_reader *r, const char *name,
+			     const struct mmsync_reader_opts *o)
+{
+	int fds[NR_FDS], err, i;
+
+	err = mmsync_handoff_receive(name, r->prefix,
+				     MMSYNC_OPTS_GET(o, handoff_timeout_ns, 0),
+				     fds, NR_FDS);
+	if (err)
+		return err;
+	err = check_fd(fds[FD_STATE], O_RDONLY, STATE_NEEDS);
+	if (!err)
+		err = check_fd(fds[FD_TABLE], O_RDWR, TABLE_NEEDS);
+	for (i = FD_DATA0; i <= FD_DATA1 && !err; i++)
+		err = check_fd(fds[i], O_RDONLY, DATA_NEEDS);
+	if (err) {
+		for (i = 0; i < NR_FDS; i++)
+			close(fds[i]);
+		return err;
+	}
+	r->state_fd = fds[FD_STATE];
+	r->table_fd = fds[FD_TABLE];
+	r->data_fd[0] = fds[FD_DATA0];
+	r->data_fd[1] = fds[FD_DATA1];
+	return 0;
+}
+
+/* Gone for good once nobody holds the writer's lock on the state. */
+static int memfd_writer_gone(const struct mmsync_reader *r)
+{
+	return mmsync_write_locked(r->state_fd, MMSYNC_WRITER_LOCK_OFF) == 0;
 }
 
 const struct mmsync_backing_ops mmsync_backing_memfd = {
 	.name = "memfd",
 	.writer_open = memfd_writer_open,
-	.data_open = memfd_data_open,
+	.writer_ready = memfd_writer_ready,
 	.writer_close = memfd_writer_close,
+	.writer_forked = memfd_writer_forked,
+	.serve = memfd_serve,
+	.handoff_fd = memfd_handoff_fd,
+	.reader_open = memfd_reader_open,
+	.writer_gone = memfd_writer_gone,
 };

@@ -3,9 +3,18 @@
  * grace.c - wait until no live reader pins the slot the writer reuses.
  *
  * Publishing generation next reuses slot next & 1, which holds next - 2.
- * A pin of p blocks it when p has the same parity and p < next. Pins of
- * dead readers (their OFD lock is gone) are reclaimed at once; live pins
- * are waited for up to the grace period, then evicted or refused.
+ * A pin p blocks it when p has the parity of next and 0 < p < next. Pins
+ * of dead readers (no write lock on their entry) are ignored at once; live
+ * pins are waited for, and the whole wait is bounded in time by the grace
+ * period, whatever the table holds: the writer reads the table, never
+ * writes it, and "eviction" is only that it stops waiting. The slot check
+ * in read_end then tells an evicted reader (-ESTALE).
+ *
+ * Cost: one pass over the table per publish, with a lock query only for
+ * entries whose pin blocks; then, while waiting, a look at those entries
+ * only (their liveness asked again at most once a millisecond). A hostile
+ * table of n entries costs what an honest one of n live, pinning readers
+ * costs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,77 +25,40 @@
 
 #define SPIN_NS 20000 /* yield-spin this long before sleeping */
 #define MAX_SLEEP_NS 1000000
+#define RECHECK_NS 1000000 /* liveness of waited-for entries, at most */
+#define VERIFY_NS 1000000000ull /* check the claimed count this often */
+#define CLOCK_EVERY 64 /* entries between looks at the clock */
 
 static bool blocks(uint64_t p, uint64_t next)
 {
-	if (p == 0 || (p & MMSYNC__PIN_EVICTED))
-		return false;
 	/* p >= next cannot be a real pin: garbage, ignore it. */
-	return p < next && ((p ^ next) & 1) == 0;
+	return p != 0 && p < next && ((p ^ next) & 1) == 0;
 }
 
 /*
- * Mark pin @p of entry @e evicted. The CAS pairs with the reader's load of
- * its own pin in mmsync_read_end(): it fails only if the reader moved on,
- * and if it succeeds the reader will see MMSYNC__PIN_EVICTED (-ESTALE).
- * The CAS's store is ordered before the slot writes that follow by the
- * mmsync_smp_wmb() in mmsync_slot_begin() (a CAS's release half only orders
- * what comes before it): do not move that fence.
+ * Does entry @i's pin @p hold up this publish? Not if we already stopped
+ * waiting for that very pin: its owner died, or was evicted and learns it
+ * from the slot check. A new owner of the entry pins a newer generation,
+ * never @p again.
  */
-static bool evict(struct mmsync_entry *e, uint64_t p)
+static bool holds(const struct mmsync_writer *w, uint32_t i, uint64_t p,
+		  uint64_t next)
 {
-	if (!__atomic_compare_exchange_n(&e->pin, &p, p | MMSYNC__PIN_EVICTED,
-					 false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE))
-		return false;
-	WRITE_SHARED(e->evictions, READ_SHARED(e->evictions) + 1);
-	return true;
+	return blocks(p, next) && w->gone[i] != p;
 }
 
-/* Returns how many live readers still block @next. */
-static uint32_t scan(struct mmsync_writer *w, uint64_t next, bool force,
-		     struct mmsync_publish_info *info)
+static const struct mmsync_entry *entry(const struct mmsync_writer *w,
+					uint32_t i)
 {
-	uint64_t hw = READ_SHARED(w->hdr->hiwat);
-	struct mmsync_entry *e;
-	uint32_t i, busy = 0;
-	uint64_t p;
-	int alive;
+	return (const struct mmsync_entry *)(w->table + mmsync_entry_off(i));
+}
 
-	if (hw > w->nr_entries)
-		hw = w->nr_entries;
-	for (i = 0; i < hw; i++) {
-		e = mmsync_entry_at(w->hdr, i);
-		/* Pairs with the release store of 0 in mmsync_read_end(). */
-		p = __atomic_load_n(&e->pin, __ATOMIC_ACQUIRE);
-		if (!blocks(p, next))
-			continue;
-		alive = mmsync_byte_locked(
-			w->state_fd, (off_t)(MMSYNC_HDR_SIZE +
-					     (uint64_t)i * MMSYNC_ENTRY_SIZE));
-		if (alive == 0) {
-			if (evict(e, p)) {
-				info->reclaimed++;
-				MMSYNC_PROBE4(reclaim, w->chan_id, p, i,
-					      READ_SHARED(e->pid));
-			} else {
-				busy++; /* it moved: look again */
-			}
-			continue;
-		}
-		if (force) {
-			if (evict(e, p)) {
-				info->evicted++;
-				MMSYNC_PROBE4(evict, w->chan_id, p, i,
-					      READ_SHARED(e->pid));
-			} else {
-				busy++;
-			}
-			continue;
-		}
-		busy++;
-	}
-	return busy;
+/* Entries we may scan: what the writer-only state says and we mapped. */
+static uint32_t nr_scan(const struct mmsync_writer *w)
+{
+	uint64_t fit = (w->table_len - MMSYNC_TABLE_HDR) / MMSYNC_ENTRY_SIZE;
+
+	return fit < w->nr_entries ? (uint32_t)fit : w->nr_entries;
 }
 
 static int full_fence(struct mmsync_writer *w)
@@ -98,68 +70,230 @@ static int full_fence(struct mmsync_writer *w)
 	return 0;
 }
 
-int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,
-		     struct mmsync_publish_info *info)
+/*
+ * Is any entry claimed or pinned? The check behind trusting a count of 0:
+ * after a full fence, every entry of the table, once a second at most.
+ */
+static bool table_in_use(struct mmsync_writer *w)
+{
+	const struct mmsync_entry *e;
+	uint32_t i, n = nr_scan(w);
+
+	if (full_fence(w))
+		return true;
+	for (i = 0; i < n; i++) {
+		e = entry(w, i);
+		if (READ_SHARED(e->claimed) || READ_SHARED(e->pin))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * May this publish skip the fence and the scan? Only when the readers'
+ * claimed count is 0. The smp_mb() pairs with the seq_cst RMW by which a
+ * reader raises the count before its first load of the generation (table.c,
+ * count_claim): either we see the count raised, or that reader loads a
+ * generation >= the one we published last, so it never pins the slot we
+ * reuse. The acquire load pairs with the release RMW of a reader that
+ * leaves: its reads came before we touch the slot.
+ *
+ * The count lives in reader-writable memory. If a check of the whole
+ * table (at most once a second) finds an entry in use while the count
+ * says none, the count is not trusted for a second; so a falsified count
+ * costs at most a second of -ESTALE for honest readers, never a silent
+ * torn read.
+ */
+static bool may_skip(struct mmsync_writer *w, uint64_t now)
+{
+	const struct mmsync_table_hdr *th = (const void *)w->table;
+
+	mmsync_smp_mb();
+	if (__atomic_load_n(&th->claimed, __ATOMIC_ACQUIRE) != 0)
+		return false;
+	if (now < w->distrust_until)
+		return false;
+	if (now - w->verify_ns < VERIFY_NS)
+		return true;
+	w->verify_ns = now;
+	if (!table_in_use(w))
+		return true;
+	w->distrust_until = now + VERIFY_NS;
+	return false;
+}
+
+/* Stop waiting for the entries still listed: they get -ESTALE. */
+static void give_up(struct mmsync_writer *w, uint64_t next, uint32_t nb,
+		    struct mmsync_publish_info *info)
+{
+	const struct mmsync_entry *e;
+	uint32_t j;
+	uint64_t p;
+
+	for (j = 0; j < nb; j++) {
+		e = entry(w, w->busy[j]);
+		p = READ_SHARED(e->pin);
+		/*
+		 * Only a pin that still blocks is the one we gave up on: an
+		 * owner that moved on pins next - 1 or later, which does not.
+		 */
+		if (blocks(p, next))
+			w->gone[w->busy[j]] = p;
+		MMSYNC_PROBE4(evict, w->chan_id, p, w->busy[j],
+			      READ_SHARED(e->pid));
+	}
+	info->evicted += nb;
+}
+
+/*
+ * The first pass: every entry once, a lock query for each blocking pin.
+ * Returns how many live entries block (listed in w->busy); *late is set if
+ * the deadline came before the pass ended (a huge table and a short grace
+ * period): the entries not seen are not waited for.
+ */
+static uint32_t first_pass(struct mmsync_writer *w, uint64_t next,
+			   uint64_t deadline, bool *late,
+			   struct mmsync_publish_info *info)
+{
+	const struct mmsync_entry *e;
+	uint32_t i, n = nr_scan(w), nb = 0;
+	uint64_t p;
+	int alive;
+
+	*late = false;
+	for (i = 0; i < n; i++) {
+		if (i && i % CLOCK_EVERY == 0 && mmsync_now_ns() >= deadline) {
+			*late = true;
+			break;
+		}
+		e = entry(w, i);
+		/* Pairs with the release store of 0 in mmsync_read_end(). */
+		p = __atomic_load_n(&e->pin, __ATOMIC_ACQUIRE);
+		if (!holds(w, i, p, next))
+			continue;
+		alive = mmsync_entry_alive(w->table_fd, i);
+		if (alive == 0) {
+			w->gone[i] = p;
+			info->reclaimed++;
+			MMSYNC_PROBE4(reclaim, w->chan_id, p, i,
+				      READ_SHARED(e->pid));
+			continue;
+		}
+		/* Alive, or we cannot tell: wait (bounded by the deadline). */
+		w->busy[nb++] = i;
+	}
+	return nb;
+}
+
+/* Look again at the listed entries; returns how many still block. */
+static uint32_t recheck(struct mmsync_writer *w, uint64_t next, uint32_t nb,
+			bool liveness, struct mmsync_publish_info *info)
+{
+	const struct mmsync_entry *e;
+	uint32_t j, k = 0, i;
+	uint64_t p;
+
+	for (j = 0; j < nb; j++) {
+		i = w->busy[j];
+		e = entry(w, i);
+		/* Pairs with the release store of 0 in mmsync_read_end(). */
+		p = __atomic_load_n(&e->pin, __ATOMIC_ACQUIRE);
+		if (!holds(w, i, p, next))
+			continue;
+		if (liveness && mmsync_entry_alive(w->table_fd, i) == 0) {
+			w->gone[i] = p;
+			info->reclaimed++;
+			MMSYNC_PROBE4(reclaim, w->chan_id, p, i,
+				      READ_SHARED(e->pid));
+			continue;
+		}
+		w->busy[k++] = i;
+	}
+	return k;
+}
+
+static void account(struct mmsync_writer *w, uint64_t start, uint64_t next,
+		    uint32_t busy, int ret, struct mmsync_publish_info *info)
 {
 	struct mmsync_stats_area *st = &w->hdr->stats;
-	uint64_t start = 0, now, deadline = 0;
-	int64_t delay = 1000;
-	int err, forced = 0;
-	uint32_t busy;
 
-	err = full_fence(w);
-	if (err)
-		return err;
-	for (;;) {
-		busy = scan(w, next, false, info);
-		if (busy == 0)
-			break;
-		now = mmsync_now_ns();
-		if (!start) {
-			start = now;
-			deadline = now + (uint64_t)w->grace_ns;
-			MMSYNC_PROBE3(grace_begin, w->chan_id, next, busy);
-		}
-		if (now >= deadline) {
-			if (w->policy == MMSYNC_GRACE_REFUSE) {
-				WRITE_SHARED(st->refusals,
-					     READ_SHARED(st->refusals) + 1);
-				info->waited_ns = now - start;
-				MMSYNC_PROBE5(grace_end, w->chan_id, next,
-					      info->waited_ns, busy,
-					      -ETIMEDOUT);
-				return -ETIMEDOUT;
-			}
-			/*
-			 * A CAS only fails when the reader moved on, so this
-			 * ends at once with honest readers. One that keeps
-			 * rewriting a stale pin only harms itself: give up on
-			 * it after a bounded number of rounds.
-			 */
-			busy = scan(w, next, true, info);
-			if (busy == 0 || ++forced > 1000)
-				break;
-			continue;
-		}
-		if (now - start < SPIN_NS) {
-			sched_yield();
-			continue;
-		}
-		mmsync_sleep_ns(delay < (int64_t)(deadline - now) ?
-					delay :
-					(int64_t)(deadline - now));
-		if (delay < MAX_SLEEP_NS)
-			delay *= 2;
-	}
 	if (start) {
 		info->waited_ns = mmsync_now_ns() - start;
 		WRITE_SHARED(st->grace_waits, READ_SHARED(st->grace_waits) + 1);
 		WRITE_SHARED(st->waited_ns,
 			     READ_SHARED(st->waited_ns) + info->waited_ns);
 		MMSYNC_PROBE5(grace_end, w->chan_id, next, info->waited_ns,
-			      busy, 0);
+			      busy, ret);
 	}
+	if (ret == -ETIMEDOUT)
+		WRITE_SHARED(st->refusals, READ_SHARED(st->refusals) + 1);
 	WRITE_SHARED(st->evictions, READ_SHARED(st->evictions) + info->evicted);
 	WRITE_SHARED(st->reclaims, READ_SHARED(st->reclaims) + info->reclaimed);
+}
+
+/* What the grace period's end means: refuse, or stop waiting. */
+static int expire(struct mmsync_writer *w, uint64_t next, uint32_t nb,
+		  struct mmsync_publish_info *info)
+{
+	if (w->policy == MMSYNC_GRACE_REFUSE)
+		return -ETIMEDOUT;
+	give_up(w, next, nb, info);
 	return 0;
+}
+
+int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,
+		     struct mmsync_publish_info *info)
+{
+	uint64_t now = mmsync_now_ns(), start = 0, deadline, last_live;
+	int64_t delay = 1000, left;
+	bool late;
+	int ret, err;
+	uint32_t nb;
+
+	if (w->table_lost)
+		mmsync_table_repair_writer(w);
+	if (may_skip(w, now))
+		return 0;
+	/* Fence mode: may_skip()'s smp_mb() was the fence. */
+	if (w->fence_mode == MMSYNC_FENCE_MEMBARRIER) {
+		err = mmsync_membarrier();
+		if (err)
+			return err;
+	}
+	deadline = now + (uint64_t)w->grace_ns;
+	nb = first_pass(w, next, deadline, &late, info);
+	if (late) {
+		start = now;
+		MMSYNC_PROBE3(grace_begin, w->chan_id, next, nb);
+		ret = expire(w, next, nb, info);
+		account(w, start, next, nb, ret, info);
+		return ret;
+	}
+	last_live = mmsync_now_ns();
+	ret = 0;
+	while (nb) {
+		now = mmsync_now_ns();
+		if (!start) {
+			start = now;
+			MMSYNC_PROBE3(grace_begin, w->chan_id, next, nb);
+		}
+		if (now >= deadline) {
+			ret = expire(w, next, nb, info);
+			break;
+		}
+		left = (int64_t)(deadline - now);
+		if (now - start < SPIN_NS) {
+			sched_yield();
+		} else {
+			mmsync_sleep_ns(delay < left ? delay : left);
+			if (delay < MAX_SLEEP_NS)
+				delay *= 2;
+		}
+		now = mmsync_now_ns();
+		nb = recheck(w, next, nb, now - last_live >= RECHECK_NS, info);
+		if (now - last_live >= RECHECK_NS)
+			last_live = now;
+	}
+	account(w, start, next, nb, ret, info);
+	return ret;
 }

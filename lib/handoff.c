@@ -9,25 +9,18 @@
  * Who: the writer checks each peer's SO_PEERCRED (and SO_PEERGROUPS)
  * against its allow-lists; with none, only its own effective uid passes.
  * Credentials are the kernel's, taken at connect(), so they cannot be
- * forged; a path socket adds the file mode (state_mode) on top.
+ * forged; a path socket adds the file mode (table_mode) on top.
  *
  * What: one SOCK_SEQPACKET message per connection, then the writer closes
- * it. The message is a struct handoff_msg; when status is 0 it carries
- * three descriptors (SCM_RIGHTS):
- *   [0] the state memfd, read-write, a new open file description per
- *       reader (reopened through /proc/self/fd): the OFD lock on a reader's
- *       table entry belongs to its description, so readers must not share
- *       one, nor hold the writer's (it carries the writer lock);
- *   [1] [2] the data memfds, read-only descriptions: a reader can map them
- *       PROT_READ only, and cannot reopen them writable unless the mode
- *       (data_mode, 0640) lets it.
- * A refused peer gets status -EACCES and no descriptors.
+ * it. The message is a struct handoff_msg; when status is 0 it carries the
+ * descriptors the backing gives for this peer (SCM_RIGHTS; backing_memfd.c
+ * says which). A refused peer gets status -EACCES and no descriptors. This
+ * file is only the transport: it knows nothing of what it carries.
  *
  * When: in mmsync_writer_serve(), called from the writer's own loop when
  * mmsync_writer_handoff_fd() polls readable. There is no thread: a reader
  * waits in mmsync_reader_open() (up to its handoff timeout) until the
- * writer serves. The memfds never change after the handoff (slots grow in
- * place), so a reader needs one handoff per channel lifetime.
+ * writer serves.
  *
  * Path sockets in a shared directory: a writer binds, probes and unlinks
  * a stale socket under flock() of the directory, so that two writers
@@ -57,10 +50,8 @@
 #endif
 
 #define HANDOFF_MAGIC 0x4f48434e59534d4dull /* "MMSYNCHO" (LE) */
-#define HANDOFF_VERSION 1u
-#define HANDOFF_FDS 3
-/* Room for one descriptor too many, to notice a peer that sends it. */
-#define HANDOFF_MAX_FDS (HANDOFF_FDS + 1)
+#define HANDOFF_VERSION 2u /* format 2: state, table, data, data */
+#define HANDOFF_MAX_FDS 8 /* most descriptors a message may carry */
 /* Connections taken per mmsync_writer_serve() call, to bound its time. */
 #define SERVE_BATCH 256
 #define DEFAULT_TIMEOUT_NS 10000000000ll
@@ -69,8 +60,21 @@ struct handoff_msg {
 	uint64_t magic; /* HANDOFF_MAGIC */
 	uint32_t version; /* HANDOFF_VERSION */
 	int32_t status; /* 0: descriptors follow; -errno: refused, failed */
-	uint32_t nr_fds; /* HANDOFF_FDS when status is 0 */
+	uint32_t nr_fds; /* descriptors that follow when status is 0 */
 	uint32_t flags; /* 0 */
+};
+
+struct mmsync_handoff {
+	int lfd; /* listening socket, SOCK_SEQPACKET, non-blocking */
+	int dir_fd; /* path socket: its directory; -1 for an abstract one */
+	char *sock_name; /* path socket: its name in dir_fd */
+	dev_t sock_dev; /* path socket: the inode we bound, so that */
+	ino_t sock_ino; /* close unlinks ours and nobody else's */
+	uid_t euid; /* the writer's, allowed when both lists are empty */
+	uint32_t nr_uids;
+	uint32_t nr_gids;
+	uid_t *uids;
+	gid_t *gids;
 };
 
 struct addr {
@@ -248,11 +252,14 @@ static int copy_list(void **dst, const void *src, uint32_t n, size_t size)
 	return 0;
 }
 
-int mmsync_handoff_listen(struct mmsync_writer *w, const char *name,
+int mmsync_handoff_listen(struct mmsync_handoff **out, const char *name,
+			  const char *prefix,
 			  const struct mmsync_writer_opts *o)
 {
-	mode_t mode =
-		o && o->state_mode ? o->state_mode : MMSYNC_DEFAULT_STATE_MODE;
+	/* Connecting needs write access: readers get what they may write. */
+	mode_t mode = MMSYNC_OPTS_GET(o, table_mode, 0) ?
+			      MMSYNC_OPTS_GET(o, table_mode, 0) :
+			      MMSYNC_DEFAULT_TABLE_MODE;
 	struct mmsync_handoff *h;
 	struct addr a;
 	int err;
@@ -260,19 +267,20 @@ int mmsync_handoff_listen(struct mmsync_writer *w, const char *name,
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	h->lfd = h->dir_fd = h->ro_fd[0] = h->ro_fd[1] = -1;
-	w->handoff = h;
+	h->lfd = h->dir_fd = -1;
+	*out = h;
 	h->euid = geteuid();
-	h->nr_uids = MMSYNC_OPT(o, nr_allow_uids);
-	h->nr_gids = MMSYNC_OPT(o, nr_allow_gids);
-	err = copy_list((void **)&h->uids, MMSYNC_OPT(o, allow_uids),
+	h->nr_uids = MMSYNC_OPTS_GET(o, nr_allow_uids, 0);
+	h->nr_gids = MMSYNC_OPTS_GET(o, nr_allow_gids, 0);
+	err = copy_list((void **)&h->uids, MMSYNC_OPTS_GET(o, allow_uids, NULL),
 			h->nr_uids, sizeof(uid_t));
 	if (!err)
-		err = copy_list((void **)&h->gids, MMSYNC_OPT(o, allow_gids),
+		err = copy_list((void **)&h->gids,
+				MMSYNC_OPTS_GET(o, allow_gids, NULL),
 				h->nr_gids, sizeof(gid_t));
 	if (err)
 		return err;
-	err = handoff_addr(name, w->prefix, &a);
+	err = handoff_addr(name, prefix, &a);
 	if (err)
 		return err;
 	h->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -292,11 +300,21 @@ int mmsync_handoff_listen(struct mmsync_writer *w, const char *name,
 	return err;
 }
 
-void mmsync_handoff_close(struct mmsync_writer *w)
+static void handoff_free(struct mmsync_handoff *h)
 {
-	struct mmsync_handoff *h = w->handoff;
+	if (h->lfd >= 0)
+		close(h->lfd);
+	if (h->dir_fd >= 0)
+		close(h->dir_fd);
+	free(h->sock_name);
+	free(h->uids);
+	free(h->gids);
+	free(h);
+}
+
+void mmsync_handoff_close(struct mmsync_handoff *h)
+{
 	struct stat st;
-	int i;
 
 	if (!h)
 		return;
@@ -311,18 +329,28 @@ void mmsync_handoff_close(struct mmsync_writer *w)
 			flock(h->dir_fd, LOCK_UN);
 		}
 	}
+	handoff_free(h);
+}
+
+/*
+ * A forked child's copy: close the listening socket without unlinking it
+ * (the parent still serves), so that a child outliving its parent does not
+ * keep a dead channel's socket accepting connections nobody serves.
+ */
+void mmsync_handoff_forked(struct mmsync_handoff *h)
+{
+	if (!h)
+		return;
+	free(h->sock_name);
+	h->sock_name = NULL;
 	if (h->lfd >= 0)
 		close(h->lfd);
-	if (h->dir_fd >= 0)
-		close(h->dir_fd);
-	for (i = 0; i < 2; i++)
-		if (h->ro_fd[i] >= 0)
-			close(h->ro_fd[i]);
-	free(h->sock_name);
-	free(h->uids);
-	free(h->gids);
-	free(h);
-	w->handoff = NULL;
+	h->lfd = -1;
+}
+
+int mmsync_handoff_lfd(const struct mmsync_handoff *h)
+{
+	return h && h->lfd >= 0 ? h->lfd : -EBADFD;
 }
 
 static bool in_gids(const struct mmsync_handoff *h, gid_t g)
@@ -373,7 +401,7 @@ static bool allowed(const struct mmsync_handoff *h, int c,
 static int send_msg(int c, int32_t status, const int *fds, int n)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * HANDOFF_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * HANDOFF_MAX_FDS)];
 		struct cmsghdr align;
 	} u;
 	struct handoff_msg m = {
@@ -403,11 +431,11 @@ static int send_msg(int c, int32_t status, const int *fds, int n)
 }
 
 /* 1: served; 0: refused, or the peer went away; -errno: our failure. */
-static int serve_one(struct mmsync_writer *w, int c)
+static int serve_one(struct mmsync_handoff *h, int c, mmsync_handoff_fill fill,
+		     void *ctx)
 {
-	struct mmsync_handoff *h = w->handoff;
 	socklen_t len = sizeof(struct ucred);
-	int fds[HANDOFF_FDS], err;
+	int fds[HANDOFF_MAX_FDS], n, i, err;
 	struct ucred cr;
 
 	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
@@ -417,39 +445,28 @@ static int serve_one(struct mmsync_writer *w, int c)
 		send_msg(c, -EACCES, NULL, 0);
 		return 0;
 	}
-	fds[0] = mmsync_reopen_fd(w->state_fd, O_RDWR);
-	if (fds[0] < 0) {
-		send_msg(c, fds[0], NULL, 0);
-		return fds[0];
+	n = fill(ctx, fds, HANDOFF_MAX_FDS);
+	if (n < 0) {
+		send_msg(c, n, NULL, 0);
+		return n;
 	}
-	fds[1] = h->ro_fd[0];
-	fds[2] = h->ro_fd[1];
-	err = send_msg(c, 0, fds, HANDOFF_FDS);
-	close(fds[0]);
+	err = send_msg(c, 0, fds, n);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
 	return err ? 0 : 1;
 }
 
-int mmsync_writer_handoff_fd(const struct mmsync_writer *w)
-{
-	if (!w)
-		return -EINVAL;
-	if (!w->handoff)
-		return -EOPNOTSUPP;
-	return w->handoff->lfd;
-}
-
-int mmsync_writer_serve(struct mmsync_writer *w, int64_t timeout_ns)
+int mmsync_handoff_serve(struct mmsync_handoff *h, int64_t timeout_ns,
+			 mmsync_handoff_fill fill, void *ctx)
 {
 	struct pollfd pfd;
 	struct timespec ts;
 	int served = 0, err = 0, n, c, ret;
 
-	if (!w)
-		return -EINVAL;
-	if (!w->handoff)
-		return -EOPNOTSUPP;
+	if (h->lfd < 0)
+		return -EBADFD;
 	if (timeout_ns != 0) {
-		pfd.fd = w->handoff->lfd;
+		pfd.fd = h->lfd;
 		pfd.events = POLLIN;
 		ts.tv_sec = timeout_ns / 1000000000;
 		ts.tv_nsec = timeout_ns % 1000000000;
@@ -460,8 +477,7 @@ int mmsync_writer_serve(struct mmsync_writer *w, int64_t timeout_ns)
 			return 0;
 	}
 	for (n = 0; n < SERVE_BATCH; n++) {
-		c = accept4(w->handoff->lfd, NULL, NULL,
-			    SOCK_CLOEXEC | SOCK_NONBLOCK);
+		c = accept4(h->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (c < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -469,7 +485,7 @@ int mmsync_writer_serve(struct mmsync_writer *w, int64_t timeout_ns)
 				err = -errno;
 			break;
 		}
-		ret = serve_one(w, c);
+		ret = serve_one(h, c, fill, ctx);
 		close(c);
 		if (ret > 0)
 			served++;
@@ -494,29 +510,8 @@ static void set_timeout(int s, int opt, int64_t ns)
 	setsockopt(s, SOL_SOCKET, opt, &tv, sizeof(tv));
 }
 
-/* Same mode and seals as backing_memfd.c gives them, or no deal. */
-static int check_fd(int fd, int accmode, int seals)
-{
-	struct stat st;
-	int fl, have;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EBADMSG;
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0)
-		return -errno;
-	if ((fl & O_ACCMODE) != accmode)
-		return -EBADMSG;
-	/* Unsealed, a file could shrink under our mapping: SIGBUS. */
-	have = fcntl(fd, F_GET_SEALS);
-	if (have < 0 || (have & seals) != seals)
-		return -EBADMSG;
-	return 0;
-}
-
-static int receive(struct mmsync_reader *r, int s)
+/* Receive exactly @want descriptors into @out; -errno otherwise. */
+static int receive(int s, int *out, int want)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * HANDOFF_MAX_FDS)];
@@ -561,25 +556,19 @@ static int receive(struct mmsync_reader *r, int s)
 		err = -EBADMSG;
 	else if (m.status < 0)
 		err = m.status >= -4095 ? m.status : -EPROTO;
-	else if (m.status > 0 || m.nr_fds != HANDOFF_FDS || nfds != HANDOFF_FDS)
+	else if (m.status > 0 || m.nr_fds != (uint32_t)want || nfds != want)
 		err = -EBADMSG;
-	if (!err)
-		err = check_fd(fds[0], O_RDWR, F_SEAL_SHRINK | F_SEAL_GROW);
-	for (i = 1; !err && i < HANDOFF_FDS; i++)
-		err = check_fd(fds[i], O_RDONLY, F_SEAL_SHRINK);
 	if (err) {
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
 		return err;
 	}
-	r->state_fd = fds[0];
-	r->data_fd[0] = fds[1];
-	r->data_fd[1] = fds[2];
+	memcpy(out, fds, sizeof(int) * (size_t)want);
 	return 0;
 }
 
-int mmsync_handoff_reader_open(struct mmsync_reader *r, const char *name,
-			       int64_t timeout_ns)
+int mmsync_handoff_receive(const char *name, const char *prefix,
+			   int64_t timeout_ns, int *fds, int n)
 {
 	struct sockaddr_un sa;
 	const struct sockaddr_un *to = &sa;
@@ -589,9 +578,11 @@ int mmsync_handoff_reader_open(struct mmsync_reader *r, const char *name,
 	struct addr a;
 	struct stat st;
 
+	if (n < 1 || n > HANDOFF_MAX_FDS)
+		return -EINVAL;
 	if (timeout_ns == 0)
 		timeout_ns = DEFAULT_TIMEOUT_NS;
-	err = handoff_addr(name, r->prefix, &a);
+	err = handoff_addr(name, prefix, &a);
 	if (err)
 		return err;
 	if (a.abstract) {
@@ -637,7 +628,7 @@ int mmsync_handoff_reader_open(struct mmsync_reader *r, const char *name,
 		timeout_ns -= (int64_t)spent;
 	}
 	set_timeout(s, SO_RCVTIMEO, timeout_ns);
-	err = receive(r, s);
+	err = receive(s, fds, n);
 out:
 	if (s >= 0)
 		close(s);

@@ -7,7 +7,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #include "internal.h"
@@ -40,7 +39,7 @@ int mmsync_slot_reserve(struct mmsync_writer *w, int i, uint64_t len)
 	 * slots are sealed): give it its pages back before writing through
 	 * the mapping, or the copy would take SIGBUS.
 	 */
-	if (!w->handoff && old && fstat(w->data_fd[i], &st) == 0 &&
+	if (!w->sealed && old && fstat(w->data_fd[i], &st) == 0 &&
 	    (uint64_t)st.st_size < old) {
 		err = mmsync_slot_grow(w, i, old);
 		if (err)
@@ -63,26 +62,49 @@ int mmsync_slot_reserve(struct mmsync_writer *w, int i, uint64_t len)
 		return err;
 	MMSYNC_PROBE4(remap, w->chan_id, i, old, cap);
 	/* Read by readers' slow path only; the file already has the bytes. */
-	WRITE_SHARED(w->hdr->slot[i].cap, cap);
+	WRITE_SHARED(w->hdr->cap[i], cap);
 	return 0;
 }
 
-static uint64_t copy_and_hash(void *dst, const void *src, size_t len)
+static uint64_t copy_and_hash(struct mmsync_writer *w, void *dst,
+			      const void *src, size_t len)
 {
-	XXH3_state_t st;
+	XXH3_state_t *st = w->xxh;
 	size_t off, n;
 
 	if (len <= 4 * COPY_CHUNK) {
 		memcpy(dst, src, len);
 		return XXH3_64bits(src, len);
 	}
-	XXH3_64bits_reset(&st);
+	XXH3_64bits_reset(st);
 	for (off = 0; off < len; off += n) {
 		n = len - off < COPY_CHUNK ? len - off : COPY_CHUNK;
 		memcpy((char *)dst + off, (const char *)src + off, n);
-		XXH3_64bits_update(&st, (const char *)src + off, n);
+		XXH3_64bits_update(st, (const char *)src + off, n);
 	}
-	return XXH3_64bits_digest(&st);
+	return XXH3_64bits_digest(st);
+}
+
+/* -EINVAL for NULL, -EBADFD for a handle inherited across fork(). */
+int mmsync_writer_usable(const struct mmsync_writer *w)
+{
+	if (!w)
+		return -EINVAL;
+	return w->forked ? -EBADFD : 0;
+}
+
+/*
+ * A read lock planted on byte 0 of the state kept us from advertising that
+ * we live (mmsync_stat()'s writer_alive); try again, once a second.
+ */
+static void retry_advert(struct mmsync_writer *w)
+{
+	uint64_t now = mmsync_now_ns();
+
+	if (now - w->advert_ns < 1000000000ull || w->state_fd < 0)
+		return;
+	w->advert_ns = now;
+	w->advert = mmsync_lock_byte(w->state_fd, MMSYNC_WRITER_LOCK_OFF) == 0;
 }
 
 /*
@@ -98,6 +120,8 @@ int mmsync_slot_begin(struct mmsync_writer *w, uint64_t len,
 
 	memset(info, 0, sizeof(*info));
 	MMSYNC_PROBE4(publish_begin, w->chan_id, next, len, w->prefix);
+	if (!w->advert)
+		retry_advert(w);
 	if (len > MMSYNC_MAX_CAP)
 		return -EFBIG;
 	if (w->resv_slot != i + 1) {
@@ -111,17 +135,15 @@ int mmsync_slot_begin(struct mmsync_writer *w, uint64_t len,
 	if (err)
 		return err;
 	/*
-	 * No live reader pins this slot now (evicted ones will see -ESTALE).
-	 * Mark the metadata as in flux before touching the bytes, so that an
-	 * evicted reader's slow path cannot mistake them for generation
-	 * next - 2.
+	 * No live reader pins this slot now; readers we stopped waiting for
+	 * may still look at it. Mark it before touching its bytes: a store of
+	 * 0 to slot.gen, then a release fence (x86: compiler barrier, stores
+	 * stay in order; ARM64: dmb ish). Pairs with the acquire fence before
+	 * the load of slot.gen in mmsync_read_end(): a reader whose view saw
+	 * any byte written after this sees the mark (or a later generation)
+	 * and gets -ESTALE. The slow read path treats the mark as "retry".
 	 */
-	__atomic_store_n(&w->hdr->slot[i].gen, 0, __ATOMIC_RELAXED);
-	/*
-	 * Also orders the evicting CASes of mmsync_wait_slot() before the
-	 * slot writes: pairs with the acquire fence before the pin load in
-	 * mmsync_read_end(), so an evicted reader sees -ESTALE.
-	 */
+	__atomic_store_n(&w->hdr->hot.slot[i].gen, 0, __ATOMIC_RELAXED);
 	mmsync_smp_wmb();
 	*out = len ? w->map[i] : (unsigned char *)mmsync__empty;
 	return 0;
@@ -132,14 +154,18 @@ void mmsync_slot_commit(struct mmsync_writer *w, uint64_t len, uint64_t sum,
 			struct mmsync_publish_info *info)
 {
 	uint64_t next = w->gen + 1;
-	struct mmsync__slot *s = &w->hdr->slot[next & 1];
+	struct mmsync__slot *s = &w->hdr->hot.slot[next & 1];
 
 	__atomic_store_n(&s->size, len, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->checksum, sum, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->gen, next, __ATOMIC_RELAXED);
+	/*
+	 * Pairs with the acquire loads of hot.gen in mmsync_read_begin(): a
+	 * reader that sees next sees the slot's bytes and metadata above
+	 * (x86: a plain store; ARM64: stlr).
+	 */
+	__atomic_store_n(&w->hdr->hot.gen, next, __ATOMIC_RELEASE);
 	WRITE_SHARED(w->hdr->pub_ns, mmsync_now_ns());
-	/* Pairs with the acquire loads of gen in mmsync_read_begin(). */
-	__atomic_store_n(&w->hdr->gen, next, __ATOMIC_RELEASE);
 	w->gen = next;
 	w->resv_slot = 0;
 	w->resv_len = 0;
@@ -160,14 +186,17 @@ int mmsync_publish(struct mmsync_writer *w, const void *buf, size_t len,
 	uint64_t sum;
 	int err;
 
-	if (!w || (!buf && len))
+	err = mmsync_writer_usable(w);
+	if (err)
+		return err;
+	if (!buf && len)
 		return -EINVAL;
 	if (!info)
 		info = &tmp;
 	err = mmsync_slot_begin(w, len, info, &dst);
 	if (err)
 		return err;
-	sum = len ? copy_and_hash(dst, buf, len) : XXH3_64bits(buf, 0);
+	sum = len ? copy_and_hash(w, dst, buf, len) : XXH3_64bits(buf, 0);
 	mmsync_slot_commit(w, len, sum, info);
 	return 0;
 }
@@ -178,9 +207,12 @@ int mmsync_reserve(struct mmsync_writer *w, size_t len, void **ptr)
 	unsigned char *dst;
 	int err;
 
-	if (!w || !ptr)
+	if (!ptr)
 		return -EINVAL;
 	*ptr = NULL;
+	err = mmsync_writer_usable(w);
+	if (err)
+		return err;
 	err = mmsync_slot_begin(w, len, &info, &dst);
 	if (err)
 		return err;
@@ -195,7 +227,9 @@ int mmsync_commit(struct mmsync_writer *w, size_t len,
 {
 	struct mmsync_publish_info tmp;
 
-	if (!w || !w->resv_ptr || len > w->resv_len)
+	if (mmsync_writer_usable(w))
+		return mmsync_writer_usable(w);
+	if (!w->resv_ptr || len > w->resv_len)
 		return -EINVAL;
 	if (!info)
 		info = &tmp;

@@ -61,7 +61,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <liburing.h>
-#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #include "internal.h"
@@ -113,7 +112,7 @@ struct req {
 };
 
 struct fill {
-	XXH3_state_t hs;
+	XXH3_state_t *hs; /* the writer's (w->xxh) */
 	struct mmsync_writer *w;
 	struct mmsync_uring *u; /* NULL: the read() loop */
 	struct req *q;
@@ -411,7 +410,7 @@ static bool hash_some(struct fill *f, uint64_t max)
 	if (!f->hash_inline || f->err || f->hashed >= f->ready)
 		return false;
 	n = min_u64(f->ready - f->hashed, max);
-	XXH3_64bits_update(&f->hs, f->dst + f->hashed, (size_t)n);
+	XXH3_64bits_update(f->hs, f->dst + f->hashed, (size_t)n);
 	f->hashed += n;
 	return true;
 }
@@ -838,16 +837,16 @@ int mmsync_publish_fd(struct mmsync_writer *w, int fd, off_t offset, size_t len,
 	uint64_t need = 0, size, sum;
 	int err;
 
-	if (!w)
-		return -EINVAL;
+	err = mmsync_writer_usable(w);
+	if (err)
+		return err;
 	if (!info)
 		info = &tmp;
-	/* Heap: XXH3_state_t is 576 bytes, 64-byte aligned. */
-	f = aligned_alloc(64, sizeof(*f));
+	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	memset(f, 0, sizeof(*f));
 	f->w = w;
+	f->hs = w->xxh;
 	err = setup(f, fd, offset, len, &need);
 	if (err)
 		goto out;
@@ -872,7 +871,7 @@ int mmsync_publish_fd(struct mmsync_writer *w, int fd, off_t offset, size_t len,
 	if (err)
 		goto out;
 	f->hash_inline = f->skip == 0;
-	XXH3_64bits_reset(&f->hs);
+	XXH3_64bits_reset(f->hs);
 	if (f->u)
 		run_uring(f);
 	else
@@ -886,7 +885,7 @@ int mmsync_publish_fd(struct mmsync_writer *w, int fd, off_t offset, size_t len,
 		memmove(f->dst, f->dst + f->skip, (size_t)size);
 		sum = XXH3_64bits(f->dst, (size_t)size);
 	} else {
-		sum = XXH3_64bits_digest(&f->hs);
+		sum = XXH3_64bits_digest(f->hs);
 	}
 	mmsync_slot_commit(w, size, sum, info);
 out:

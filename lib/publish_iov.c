@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/uio.h>
-#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #include "internal.h"
@@ -39,10 +38,9 @@ static int iov_total(const struct iovec *iov, int n, uint64_t *out)
 	return 0;
 }
 
-static uint64_t gather_and_hash(unsigned char *dst, const struct iovec *iov,
-				int n, uint64_t total)
+static uint64_t gather_and_hash(XXH3_state_t *st, unsigned char *dst,
+				const struct iovec *iov, int n, uint64_t total)
 {
-	XXH3_state_t st;
 	const unsigned char *src;
 	size_t off, len, step;
 	int k;
@@ -56,19 +54,19 @@ static uint64_t gather_and_hash(unsigned char *dst, const struct iovec *iov,
 		}
 		return XXH3_64bits(dst, (size_t)total);
 	}
-	XXH3_64bits_reset(&st);
+	XXH3_64bits_reset(st);
 	for (k = 0, off = 0; k < n; k++) {
 		src = iov[k].iov_base;
 		for (len = iov[k].iov_len; len; len -= step) {
 			step = len < IOV_CHUNK ? len : IOV_CHUNK;
 			memcpy(dst + off, src, step);
 			/* The source is warm now; the slot may not be. */
-			XXH3_64bits_update(&st, src, step);
+			XXH3_64bits_update(st, src, step);
 			src += step;
 			off += step;
 		}
 	}
-	return XXH3_64bits_digest(&st);
+	return XXH3_64bits_digest(st);
 }
 
 int mmsync_publish_iov(struct mmsync_writer *w, const struct iovec *iov, int n,
@@ -79,8 +77,9 @@ int mmsync_publish_iov(struct mmsync_writer *w, const struct iovec *iov, int n,
 	uint64_t total, sum;
 	int err;
 
-	if (!w)
-		return -EINVAL;
+	err = mmsync_writer_usable(w);
+	if (err)
+		return err;
 	err = iov_total(iov, n, &total);
 	if (err)
 		return err;
@@ -89,7 +88,8 @@ int mmsync_publish_iov(struct mmsync_writer *w, const struct iovec *iov, int n,
 	err = mmsync_slot_begin(w, total, info, &dst);
 	if (err)
 		return err;
-	sum = total ? gather_and_hash(dst, iov, n, total) : XXH3_64bits(dst, 0);
+	sum = total ? gather_and_hash(w->xxh, dst, iov, n, total) :
+		      XXH3_64bits(dst, 0);
 	mmsync_slot_commit(w, total, sum, info);
 	return 0;
 }

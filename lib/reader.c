@@ -15,101 +15,131 @@
 #include "backing.h"
 #include "probes.h"
 
-static off_t entry_off(uint32_t i)
+static int map_slot(struct mmsync_reader *r, int i, uint64_t need);
+
+/*
+ * Map and check everything before taking a table entry: a reader writes
+ * nothing to a channel it refuses. The table and data objects must be the
+ * ones the (writer-only) state names.
+ */
+static int check_slots(struct mmsync_reader *r)
 {
-	return (off_t)(MMSYNC_HDR_SIZE + (uint64_t)i * MMSYNC_ENTRY_SIZE);
+	uint64_t cap, size;
+	int i, err;
+
+	if (__atomic_load_n(&r->hdr->hot.gen, __ATOMIC_ACQUIRE) >=
+	    MMSYNC_MAX_GEN)
+		return -EBADMSG;
+	for (i = 0; i < 2; i++) {
+		err = mmsync_check_obj(r->data_fd[i], &r->hdr->data_id[i], 0);
+		if (err)
+			return err;
+		cap = READ_SHARED(r->hdr->cap[i]);
+		size = READ_SHARED(r->hdr->hot.slot[i].size);
+		if (cap > MMSYNC_MAX_CAP || size > cap)
+			return -EBADMSG;
+		/* Map now, so that reads make no syscall until a slot grows. */
+		if (cap) {
+			err = map_slot(r, i, size);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
 }
 
 /*
- * Take a free reader-table entry: the one whose byte we can lock. Entries
- * that look unused are tried first, then all of them (their owner may have
- * died without clearing its pid). The OFD lock is the ownership; the kernel
- * drops it when the process dies, in any PID namespace.
+ * The reader table, read-write: our entry lives there. A table that lost
+ * pages (a hostile reader truncated it) gets them back first: readers may
+ * write the table, so we may.
  */
-static int map_slot(struct mmsync_reader *r, int i, uint64_t need);
-static int check_slots(struct mmsync_reader *r);
-
-static int claim_entry(struct mmsync_reader *r)
+static int open_table(struct mmsync_reader *r)
 {
-	/* From the size we mapped: nr_entries may change under us. */
-	uint32_t n = (uint32_t)((r->state_len - MMSYNC_HDR_SIZE) /
-				MMSYNC_ENTRY_SIZE),
-		 i, pass;
-	struct mmsync_entry *e;
-	uint64_t hw;
+	struct stat st;
+	bool huge;
+	void *p;
+	int err;
 
-	for (pass = 0; pass < 2; pass++) {
-		for (i = 0; i < n; i++) {
-			e = mmsync_entry_at(r->hdr, i);
-			if (pass == 0 && READ_SHARED(e->pid) != 0)
-				continue;
-			if (mmsync_lock_byte(r->state_fd, entry_off(i)) == 0)
-				goto found;
-		}
+	err = mmsync_check_obj(r->table_fd, &r->hdr->table_id, 0);
+	if (err)
+		return err;
+	if (fstat(r->table_fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size < r->table_size) {
+		mmsync_fd_granule(r->table_fd, &huge);
+		err = mmsync_reserve_space(r->table_fd, r->table_size, huge);
+		if (err)
+			return err;
 	}
-	return -EUSERS;
-found:
-	r->idx = i;
-	r->ent = e;
-	/* A dead owner's pin may linger; the writer's CAS on it then fails. */
-	__atomic_store_n(&e->pin, 0, __ATOMIC_RELEASE);
-	WRITE_SHARED(e->pid, (uint32_t)getpid());
-	WRITE_SHARED(e->opened_ns, mmsync_now_ns());
-	WRITE_SHARED(e->flags, r->uflags);
-	memset(e->comm, 0, sizeof(e->comm));
-	prctl(PR_GET_NAME, e->comm);
-	/* Raise the scan bound; pairs with the writer's load of hiwat. */
-	hw = __atomic_load_n(&r->hdr->hiwat, __ATOMIC_RELAXED);
-	while (hw < (uint64_t)i + 1 &&
-	       !__atomic_compare_exchange_n(&r->hdr->hiwat, &hw,
-					    (uint64_t)i + 1, false,
-					    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-		;
+	err = mmsync_map_table(r->table_fd, r->table_size, true, &p,
+			       &r->table_len);
+	if (err)
+		return err;
+	r->table = p;
+	/* Best effort: without a guard, a truncated table is SIGBUS. */
+	mmsync_guard_add(r, MMSYNC_GUARD_READER_TABLE, 0, r->table,
+			 r->table_len, r->table_fd);
 	return 0;
+}
+
+static int open_channel(struct mmsync_reader *r)
+{
+	void *p;
+	int err;
+
+	err = mmsync_map_state(r->state_fd, false, &p, &r->state_len);
+	if (err)
+		return err;
+	r->hdr = p;
+	mmsync_guard_add(r, MMSYNC_GUARD_READER_STATE, 0, r->hdr, r->state_len,
+			 r->state_fd);
+	r->nr_entries = READ_SHARED(r->hdr->nr_entries);
+	r->table_size = READ_SHARED(r->hdr->table_size);
+	err = check_slots(r);
+	if (!err)
+		err = open_table(r);
+	return err;
+}
+
+/* Where the inline path must go: always out of line, or only if traced. */
+static const uint32_t *ool_word(const struct mmsync_reader *r)
+{
+	return (r->f.flags & MMSYNC__F_SLOW) ? &mmsync_ool_always :
+					       &mmsync_pin_probes;
 }
 
 int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
 		       struct mmsync_reader **out)
 {
+	uint32_t flags = MMSYNC_OPTS_GET(o, flags, 0);
 	struct mmsync_reader *r;
 	int err;
 
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (!mmsync_opts_valid(o, sizeof(*o)) || (o && o->poll_ns < 0) ||
-	    (o && (o->flags & ~(MMSYNC_READ_VERIFY | MMSYNC_READ_XCHG |
-				MMSYNC_READ_NO_SIGBUS_GUARD))))
+	if (!MMSYNC_OPTS_VALID(o, mmsync_reader_opts) ||
+	    MMSYNC_OPTS_GET(o, poll_ns, 0) < 0 ||
+	    (flags & ~(MMSYNC_READ_VERIFY | MMSYNC_READ_XCHG |
+		       MMSYNC_READ_NO_SIGBUS_GUARD)))
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->f.base[0] = r->f.base[1] = mmsync__empty;
-	r->state_fd = r->data_fd[0] = r->data_fd[1] = -1;
-	r->uflags = o ? o->flags : 0;
-	r->poll_ns = o && o->poll_ns ? o->poll_ns : MMSYNC_DEFAULT_POLL_NS;
+	r->state_fd = r->table_fd = r->data_fd[0] = r->data_fd[1] = -1;
+	r->ino_fd = -1;
+	r->uflags = flags;
+	r->poll_ns = MMSYNC_OPTS_GET(o, poll_ns, 0) ?
+			     MMSYNC_OPTS_GET(o, poll_ns, 0) :
+			     MMSYNC_DEFAULT_POLL_NS;
 	err = mmsync_prefix(name, &r->prefix);
 	if (err)
 		goto fail;
 	/* NAME_state, or else a memfd channel's socket: the same protocol. */
-	err = mmsync_file_reader_open(r);
-	if (err == -ENOENT) {
-		err = mmsync_handoff_reader_open(
-			r, name, MMSYNC_OPT(o, handoff_timeout_ns));
-		r->handoff = err == 0;
-	}
-	if (err)
-		goto fail;
-	err = mmsync_map_state(r->state_fd, &r->hdr, &r->state_len);
-	if (err)
-		goto fail;
-
-	/*
-	 * Look at the slots before taking a table entry: a reader writes
-	 * nothing to a channel it refuses. Generation, capacities and sizes
-	 * only grow under a live writer, so a valid channel never fails here.
-	 */
-	err = check_slots(r);
+	err = mmsync_backing_reader_open(r, name, o);
+	if (!err)
+		err = open_channel(r);
 	if (err)
 		goto fail;
 	r->f.flags = 0;
@@ -118,15 +148,15 @@ int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
 		r->f.flags |= MMSYNC__F_XCHG;
 	if (r->uflags & MMSYNC_READ_VERIFY)
 		r->f.flags |= MMSYNC__F_SLOW;
-	err = claim_entry(r);
+	err = mmsync_entry_claim(r);
+	if (!err)
+		err = mmsync_fork_track_reader(r);
 	if (err)
 		goto fail;
-	r->f.gen = &r->hdr->gen;
+	r->f.hot = &r->hdr->hot;
 	r->f.pin = &r->ent->pin;
-	r->f.slot = r->hdr->slot;
 	/* The inline path tests one word: see mmsync__rfast.ool. */
-	r->f.ool = (r->f.flags & MMSYNC__F_SLOW) ? &mmsync_ool_always :
-						   &mmsync_pin_probes;
+	r->f.ool = ool_word(r);
 	r->chan_id = mmsync_chan_id(r->state_fd);
 	*out = r;
 	return 0;
@@ -141,69 +171,51 @@ void mmsync_reader_close(struct mmsync_reader *r)
 
 	if (!r)
 		return;
-	if (r->ent) {
-		/* Pairs with the writer's acquire load of the pin. */
-		__atomic_store_n(&r->ent->pin, 0, __ATOMIC_RELEASE);
-		WRITE_SHARED(r->ent->pid, 0);
-		/* A traced view closed by close: the tracer sees it end. */
-		if (r->f.pinned & MMSYNC__PIN_TRACED)
-			MMSYNC_PROBE4(unpin, r->chan_id,
-				      r->f.pinned & ~MMSYNC__PIN_TRACED, r->idx,
-				      0);
-	}
+	mmsync_fork_untrack_reader(r);
+	/* A child's copy holds no entry of its own until it took one. */
+	if (r->ent && !r->forked)
+		mmsync_entry_release(r);
+	/* A traced view closed by close: the tracer sees it end. */
+	if (r->f.pinned & MMSYNC__PIN_TRACED)
+		MMSYNC_PROBE4(unpin, r->chan_id,
+			      r->f.pinned & ~MMSYNC__PIN_TRACED, r->idx, 0);
 	for (i = 0; i < 2; i++) {
 		if (r->map_len[i]) {
-			mmsync_guard_del(r, i);
+			mmsync_guard_del(r, r->f.base[i]);
 			munmap((void *)r->f.base[i], r->map_len[i]);
 		}
 		if (r->data_fd[i] >= 0)
 			close(r->data_fd[i]);
 	}
-	if (r->hdr)
-		munmap(r->hdr, r->state_len);
+	if (r->table) {
+		mmsync_guard_del(r, r->table);
+		munmap(r->table, r->table_len);
+	}
+	if (r->table_fd >= 0)
+		close(r->table_fd); /* drops the entry lock */
+	if (r->hdr) {
+		mmsync_guard_del(r, r->hdr);
+		munmap((void *)r->hdr, r->state_len);
+	}
 	if (r->state_fd >= 0)
-		close(r->state_fd); /* drops the entry lock */
+		close(r->state_fd);
 	free(r->prefix);
 	free(r);
 }
 
 /*
- * Open data file @i read-only by name, unless it is open already (memfd
- * channels receive theirs). O_NONBLOCK: a planted FIFO must not hang us.
- */
-static int open_data(struct mmsync_reader *r, int i)
-{
-	char suffix[24], *path;
-
-	if (r->data_fd[i] >= 0)
-		return 0;
-	snprintf(suffix, sizeof(suffix), "data_%d", i);
-	path = mmsync_file(r->prefix, suffix);
-	if (!path)
-		return -ENOMEM;
-	r->data_fd[i] =
-		open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	free(path);
-	return r->data_fd[i] < 0 ? -errno : 0;
-}
-
-/*
  * Map slot @i read-only, at least @need bytes. The data file must really
- * hold what the metadata claims, or the mapping could raise SIGBUS.
+ * hold what the state says it holds, or the mapping could raise SIGBUS.
  */
 static int map_slot(struct mmsync_reader *r, int i, uint64_t need)
 {
-	uint64_t cap = READ_SHARED(r->hdr->slot[i].cap), len;
+	uint64_t cap = READ_SHARED(r->hdr->cap[i]), len;
 	struct stat st;
 	bool huge;
 	void *p;
-	int err;
 
 	if (cap < need || cap > MMSYNC_MAX_CAP)
 		return -EBADMSG;
-	err = open_data(r, i);
-	if (err)
-		return err == -ENOENT ? -EBADMSG : err;
 	if (fstat(r->data_fd[i], &st) < 0)
 		return -errno;
 	/*
@@ -220,57 +232,63 @@ static int map_slot(struct mmsync_reader *r, int i, uint64_t need)
 		return -errno;
 	MMSYNC_PROBE4(remap, r->chan_id, i, r->map_len[i], len);
 	if (r->map_len[i]) {
-		mmsync_guard_del(r, i);
+		mmsync_guard_del(r, r->f.base[i]);
 		munmap((void *)r->f.base[i], r->map_len[i]);
 	}
 	r->f.base[i] = p;
 	r->map_len[i] = len;
 	r->f.len[i] = len;
 	/* Best effort: without a guard a truncated file means SIGBUS. */
-	mmsync_guard_add(r, i);
-	return 0;
-}
-
-/*
- * Validate the slots of a channel being opened, and map (and open) the
- * data files that exist, so that reads make no syscall from here on (until
- * a slot grows) and keep reading these files even if the names are reused.
- */
-static int check_slots(struct mmsync_reader *r)
-{
-	uint64_t cap, size;
-	int i, err;
-
-	if (__atomic_load_n(&r->hdr->gen, __ATOMIC_ACQUIRE) >= MMSYNC_MAX_GEN)
-		return -EBADMSG;
-	for (i = 0; i < 2; i++) {
-		cap = READ_SHARED(r->hdr->slot[i].cap);
-		size = READ_SHARED(r->hdr->slot[i].size);
-		if (cap > MMSYNC_MAX_CAP || size > cap)
-			return -EBADMSG;
-		err = open_data(r, i);
-		/* Not made yet (a channel being created): later. */
-		if (err && !(err == -ENOENT && cap == 0))
-			return err == -ENOENT ? -EBADMSG : err;
-		if (cap) {
-			err = map_slot(r, i, size);
-			if (err)
-				return err;
-		}
-	}
+	mmsync_guard_add(r, MMSYNC_GUARD_READER_DATA, i, p, len, r->data_fd[i]);
 	return 0;
 }
 
 static void unpin(struct mmsync_reader *r)
 {
-	/* Pairs with the writer's acquire load of the pin. */
+	/* Pairs with the scan's acquire load of the pin (grace.c). */
 	__atomic_store_n(r->f.pin, 0, __ATOMIC_RELEASE);
 }
 
 /*
- * The complete read_begin: also maps slots, verifies checksums and copes
- * with damaged metadata. Always pins with xchg, which is correct in both
- * fence modes.
+ * Before a slow read: whatever made the handle leave the inline path for
+ * good (a fork, a table that lost pages) is dealt with here, and then the
+ * inline path is allowed again.
+ */
+static int heal(struct mmsync_reader *r)
+{
+	int err;
+
+	if (r->state_lost)
+		return -EBADMSG;
+	if (r->forked) {
+		err = mmsync_fork_reclaim(r);
+		if (err)
+			return err;
+	}
+	if (r->table_lost)
+		mmsync_table_repair_reader(r); /* else: pins go unseen */
+	if (!r->table_lost)
+		__atomic_store_n(&r->f.ool, ool_word(r), __ATOMIC_RELAXED);
+	return 0;
+}
+
+/*
+ * The slot of generation @g still holds it? The acquire fence orders every
+ * load before it (the view's bytes, a hash of them, the metadata) before
+ * the load of slot.gen: pairs with the release fence after the writer's
+ * mark (publish.c, mmsync_slot_begin()).
+ */
+static bool slot_holds(const struct mmsync_reader *r, uint64_t g)
+{
+	mmsync_smp_rmb();
+	return __atomic_load_n(&r->f.hot->slot[g & 1].gen, __ATOMIC_RELAXED) ==
+	       g;
+}
+
+/*
+ * The complete read_begin: also maps slots, verifies checksums, heals the
+ * handle and copes with a writer rewriting under us. Always pins with
+ * xchg, which is correct in both fence modes.
  */
 int mmsync__read_begin_slow(struct mmsync_reader *r, struct mmsync_view *v)
 {
@@ -282,26 +300,28 @@ int mmsync__read_begin_slow(struct mmsync_reader *r, struct mmsync_view *v)
 		return -EINVAL;
 	if (r->f.pinned)
 		return -EBUSY;
+	err = heal(r);
+	if (err)
+		return err;
 	for (tries = 0; tries < 64; tries++) {
-		/* Pairs with the writer's release store of gen. */
-		g = __atomic_load_n(r->f.gen, __ATOMIC_ACQUIRE);
+		/* Pairs with the writer's release store of hot.gen. */
+		g = __atomic_load_n(&r->f.hot->gen, __ATOMIC_ACQUIRE);
 		if (g == 0)
 			return -ENODATA;
 		if (g >= MMSYNC_MAX_GEN)
 			return -EBADMSG;
 		/* Full fence; pairs with the writer's fence before its scan. */
 		__atomic_exchange_n(r->f.pin, g, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(r->f.gen, __ATOMIC_SEQ_CST) != g) {
+		if (__atomic_load_n(&r->f.hot->gen, __ATOMIC_SEQ_CST) != g) {
 			unpin(r);
 			continue;
 		}
 		i = (int)(g & 1);
-		s = &r->f.slot[i];
+		s = &r->f.hot->slot[i];
 		size = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
 		/*
-		 * With g pinned and current, the writer cannot be rewriting
-		 * this slot: a mismatch means the file was damaged (or we
-		 * raced a writer restart); retry a few times, then give up.
+		 * The writer is rewriting the slot (we pinned late, after it
+		 * stopped waiting): try again with the newer generation.
 		 */
 		if (__atomic_load_n(&s->gen, __ATOMIC_RELAXED) != g ||
 		    size > MMSYNC_MAX_CAP) {
@@ -316,17 +336,20 @@ int mmsync__read_begin_slow(struct mmsync_reader *r, struct mmsync_view *v)
 			}
 		}
 		sum = __atomic_load_n(&s->checksum, __ATOMIC_RELAXED);
-		if ((r->uflags & MMSYNC_READ_VERIFY) &&
-		    (hash = mmsync_hash(size ? r->f.base[i] : mmsync__empty,
-					size)) != sum) {
-			/* Evicted while hashing? Then just try again. */
-			bool evicted = __atomic_load_n(r->f.pin,
-						       __ATOMIC_ACQUIRE) != g;
-			unpin(r);
-			if (evicted)
+		if (r->uflags & MMSYNC_READ_VERIFY) {
+			hash = mmsync_hash(size ? r->f.base[i] : mmsync__empty,
+					   size);
+			if (!slot_holds(r, g)) {
+				/* Rewritten while we hashed: try again. */
+				unpin(r);
 				continue;
-			MMSYNC_PROBE4(csum_mismatch, r->chan_id, g, sum, hash);
-			return -EIO;
+			}
+			if (hash != sum) {
+				unpin(r);
+				MMSYNC_PROBE4(csum_mismatch, r->chan_id, g, sum,
+					      hash);
+				return -EIO;
+			}
 		}
 		v->data = size ? (const void *)r->f.base[i] : mmsync__empty;
 		v->size = (size_t)size;
@@ -347,26 +370,29 @@ int mmsync__read_begin_slow(struct mmsync_reader *r, struct mmsync_view *v)
 }
 
 /*
- * read_end when the inline path saw something unusual: an evicted or
- * overwritten pin (-ESTALE), or a view whose pin was traced.
+ * read_end when the inline path saw something unusual: a slot that no
+ * longer holds the view's generation (-ESTALE), a view broken by the
+ * SIGBUS guard (-ESTALE), or a view whose pin was traced.
  */
 int mmsync__read_end_slow(struct mmsync_reader *r, struct mmsync_view *v)
 {
-	uint64_t p, want, g;
+	uint64_t want, g;
 	int ret;
 
+	(void)v;
 	if (!r || !r->f.pinned)
 		return -EINVAL;
 	want = r->f.pinned;
 	g = want & ~(MMSYNC__PIN_TRACED | MMSYNC__PIN_BROKEN);
-	/* As in mmsync_read_end(): pairs with the writer's evicting CAS. */
-	mmsync_smp_rmb();
-	p = __atomic_load_n(r->f.pin, __ATOMIC_RELAXED);
-	/* Broken: the SIGBUS guard put zeros under the view. */
-	ret = p == g && !(want & MMSYNC__PIN_BROKEN) ? 0 : -ESTALE;
-	/* Pairs with the writer's acquire load of the pin in its scan. */
-	__atomic_store_n(r->f.pin, 0, __ATOMIC_RELEASE);
+	/* As in mmsync_read_end(): the slot check, after an acquire fence. */
+	ret = slot_holds(r, g) && !(want & MMSYNC__PIN_BROKEN) ? 0 : -ESTALE;
+	unpin(r);
 	r->f.pinned = 0;
+	if (ret && r->ent && !r->forked) {
+		/* Ours to count; and is our entry still what we wrote? */
+		WRITE_SHARED(r->ent->stale, READ_SHARED(r->ent->stale) + 1);
+		mmsync_entry_reassert(r);
+	}
 	if (want & MMSYNC__PIN_TRACED)
 		MMSYNC_PROBE4(unpin, r->chan_id, g, r->idx, ret);
 	return ret;
@@ -386,8 +412,8 @@ uint64_t mmsync_reader_gen(const struct mmsync_reader *r)
 {
 	if (!r)
 		return 0;
-	/* Pairs with the writer's release store of gen. */
-	return __atomic_load_n(&r->hdr->gen, __ATOMIC_ACQUIRE);
+	/* Pairs with the writer's release store of hot.gen. */
+	return __atomic_load_n(&r->hdr->hot.gen, __ATOMIC_ACQUIRE);
 }
 
 int mmsync_reader_fd(struct mmsync_reader *r)
@@ -407,9 +433,7 @@ int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen, int64_t timeout_ns)
 		if (mmsync_reader_gen(r) > after_gen)
 			return 0;
 		/* A memfd channel ends with its writer: say so, once it did. */
-		if (r->handoff &&
-		    mmsync_byte_locked(r->state_fd, MMSYNC_WRITER_LOCK_OFF) ==
-			    0)
+		if (r->ops->writer_gone(r))
 			return -EPIPE;
 		if (timeout_ns == 0)
 			return -ETIMEDOUT;

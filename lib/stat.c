@@ -2,10 +2,11 @@
 /*
  * stat.c - counters and the reader table, read from outside the channel.
  *
- * Everything here works on a read-only descriptor and a PROT_READ mapping
- * of the state file: an observer takes no reader entry, changes nothing
- * and needs only read access. Values come from memory that any reader can
- * scribble on, so they are reported, never trusted.
+ * Everything here works on read-only descriptors and copies read with
+ * pread(): an observer takes no reader entry, changes nothing, needs only
+ * read access, and no file truncated under it can fault it. Values of the
+ * reader table come from memory that any reader can scribble on, so they
+ * are reported, never trusted.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,161 +34,137 @@ uint64_t mmsync_chan_id(int state_fd)
 }
 
 struct ro_chan {
-	int fd;
-	const struct mmsync_hdr *hdr;
-	size_t len;
+	int fd; /* NAME_state, read-only */
+	int tfd; /* NAME_readers, read-only; -1 if we may not read it */
+	struct mmsync_hdr hdr; /* a copy: pread, so no mapping can fault */
+	unsigned char *table; /* a copy of the reader table, or NULL */
+	uint32_t nr; /* entries in the copy */
 };
 
+static int open_part(const char *prefix, const char *suffix)
+{
+	char *path = mmsync_file(prefix, suffix);
+	int fd;
+
+	if (!path)
+		return -ENOMEM;
+	/* O_NONBLOCK: a planted FIFO must not hang us. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	free(path);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Copy the reader table, as much of it as the file holds. */
+static void read_table(struct ro_chan *c)
+{
+	uint64_t size = READ_SHARED(c->hdr.table_size);
+	ssize_t n;
+
+	if (c->tfd < 0 || mmsync_check_obj(c->tfd, &c->hdr.table_id, 0) != 0)
+		return;
+	c->table = calloc(1, size);
+	if (!c->table)
+		return;
+	n = pread(c->tfd, c->table, size, 0);
+	if (n < (ssize_t)MMSYNC_TABLE_HDR) {
+		free(c->table);
+		c->table = NULL;
+		return;
+	}
+	/* A table shrunk under us: only the entries it still holds. */
+	c->nr = (uint32_t)(((uint64_t)n - MMSYNC_TABLE_HDR) /
+			   MMSYNC_ENTRY_SIZE);
+	if (c->nr > c->hdr.nr_entries)
+		c->nr = c->hdr.nr_entries;
+}
+
 /*
- * Same checks as mmsync_map_state(), on a read-only mapping. Channels in a
- * directory only: a memfd channel has no file to look at.
+ * Copies of the state and the table, read with pread: an observer takes
+ * no entry, changes nothing, needs only read access and cannot be hurt by
+ * a file truncated under it. Channels in a directory only: a memfd
+ * channel has no file to look at.
  */
 static int ro_open(const char *name, struct ro_chan *c)
 {
-	char *prefix, *path;
-	struct stat st;
-	uint64_t page;
-	bool huge;
-	void *p;
+	char *prefix;
 	int err;
 
-	c->fd = -1;
-	c->hdr = NULL;
+	memset(c, 0, sizeof(*c));
+	c->fd = c->tfd = -1;
 	err = mmsync_prefix(name, &prefix);
 	if (err)
 		return err;
-	path = mmsync_file(prefix, "state");
+	c->fd = open_part(prefix, "state");
+	c->tfd = open_part(prefix, "readers");
 	free(prefix);
-	if (!path)
-		return -ENOMEM;
-	c->fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	err = c->fd < 0 ? -errno : 0;
-	free(path);
-	if (err)
-		return err;
-	if (fstat(c->fd, &st) < 0) {
-		err = -errno;
+	if (c->fd < 0) {
+		err = c->fd;
 		goto fail;
 	}
 	err = -EBADMSG;
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < MMSYNC_HDR_SIZE)
+	if (pread(c->fd, &c->hdr, sizeof(c->hdr), 0) != sizeof(c->hdr))
 		goto fail;
-	/* On hugetlbfs, whole huge pages or mmap() fails. */
-	page = mmsync_fd_granule(c->fd, &huge);
-	if (!huge)
-		page = MMSYNC_HDR_SIZE;
-	else if ((uint64_t)st.st_size % page)
-		goto fail;
-	p = mmap(NULL, page, PROT_READ, MAP_SHARED, c->fd, 0);
-	if (p == MAP_FAILED) {
-		err = -errno;
-		goto fail;
-	}
-	err = mmsync_state_check(
-		p, mmsync_claimed_size(p, (uint64_t)st.st_size, page, huge));
-	munmap(p, page);
+	err = mmsync_state_check(&c->hdr, MMSYNC_STATE_SIZE);
 	if (err)
 		goto fail;
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, c->fd, 0);
-	if (p == MAP_FAILED) {
-		err = -errno;
-		goto fail;
-	}
-	c->hdr = p;
-	c->len = (size_t)st.st_size;
-	/* Re-check: the file could have been swapped between the two maps. */
-	err = mmsync_state_check(
-		c->hdr,
-		mmsync_claimed_size(c->hdr, (uint64_t)st.st_size, page, huge));
-	if (err)
-		goto fail;
+	read_table(c);
 	return 0;
 fail:
-	if (c->hdr)
-		munmap((void *)c->hdr, c->len);
-	close(c->fd);
-	c->fd = -1;
-	c->hdr = NULL;
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->tfd >= 0)
+		close(c->tfd);
+	c->fd = c->tfd = -1;
 	return err;
 }
 
 static void ro_close(struct ro_chan *c)
 {
-	if (c->hdr)
-		munmap((void *)c->hdr, c->len);
+	free(c->table);
 	if (c->fd >= 0)
 		close(c->fd);
-}
-
-/*
- * 1 if some open file description holds a lock on byte @off, 0 if none,
- * -errno. F_RDLCK conflicts with the write locks that writers and readers
- * take, and F_OFD_GETLK on a read-only descriptor may ask for it.
- */
-static int byte_held(int fd, off_t off)
-{
-	struct flock fl = {
-		.l_type = F_RDLCK,
-		.l_whence = SEEK_SET,
-		.l_start = off,
-		.l_len = 1,
-	};
-
-	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
-		return -errno;
-	return fl.l_type != F_UNLCK;
-}
-
-static uint32_t table_bound(const struct ro_chan *c)
-{
-	uint64_t hw = READ_SHARED(c->hdr->hiwat);
-	uint32_t n = READ_SHARED(c->hdr->nr_entries);
-	/* Never past what we mapped: the header may change under us. */
-	uint64_t fit = (c->len - MMSYNC_HDR_SIZE) / MMSYNC_ENTRY_SIZE;
-
-	if (n > fit)
-		n = (uint32_t)fit;
-	return hw < n ? (uint32_t)hw : n;
+	if (c->tfd >= 0)
+		close(c->tfd);
 }
 
 /* Fill @ri from entry @i; false if the entry is free. */
 static bool entry_info(const struct ro_chan *c, uint32_t i, uint64_t gen,
 		       uint64_t now, struct mmsync_reader_info *ri)
 {
-	const struct mmsync_entry *e = mmsync_entry_at((void *)c->hdr, i);
-	uint64_t pin, opened;
+	const struct mmsync_entry *e = mmsync_entry_at(c->table, i);
+	uint64_t pin = e->pin, opened;
 	int alive;
 
-	/* No ordering needed: a racy snapshot of what the entry says. */
-	pin = READ_SHARED(e->pin);
 	memset(ri, 0, sizeof(*ri));
 	ri->sz = sizeof(*ri);
 	ri->index = i;
-	ri->pid = READ_SHARED(e->pid);
-	alive = byte_held(c->fd, (off_t)(MMSYNC_HDR_SIZE +
-					 (uint64_t)i * MMSYNC_ENTRY_SIZE));
-	if (ri->pid == 0 && pin == 0 && alive == 0)
+	ri->pid = e->pid;
+	alive = mmsync_write_locked(c->tfd, (off_t)mmsync_entry_off(i));
+	if (ri->pid == 0 && pin == 0 && !e->claimed && alive == 0)
 		return false;
 	ri->alive = alive;
-	memcpy(ri->comm, (const char *)e->comm, sizeof(ri->comm));
+	memcpy(ri->comm, e->comm, sizeof(ri->comm));
 	ri->comm[sizeof(ri->comm) - 1] = '\0';
-	ri->evicted = (pin & MMSYNC__PIN_EVICTED) != 0;
-	ri->pinned_gen = pin & ~MMSYNC__PIN_EVICTED;
+	ri->pinned_gen = pin < MMSYNC_MAX_GEN ? pin : 0;
+	/* Its slot holds another generation now: the writer moved on. */
+	ri->evicted = ri->pinned_gen &&
+		      c->hdr.hot.slot[ri->pinned_gen & 1].gen != ri->pinned_gen;
 	if (ri->pinned_gen && ri->pinned_gen <= gen)
 		ri->lag = gen - ri->pinned_gen;
-	opened = READ_SHARED(e->opened_ns);
+	opened = e->opened_ns;
 	ri->age_ns = opened && opened <= now ? now - opened : 0;
-	ri->evictions = READ_SHARED(e->evictions);
-	ri->flags = READ_SHARED(e->flags);
+	ri->evictions = e->stale;
+	ri->flags = e->flags;
+	ri->waiting = e->wait != 0;
 	return true;
 }
 
 int mmsync_foreach_reader(const char *name, mmsync_reader_fn fn, void *arg)
 {
 	struct mmsync_reader_info ri;
-	uint64_t gen, now;
+	uint64_t now;
 	struct ro_chan c;
-	uint32_t i, n;
+	uint32_t i;
 	int err, count = 0;
 
 	if (!fn)
@@ -195,12 +172,9 @@ int mmsync_foreach_reader(const char *name, mmsync_reader_fn fn, void *arg)
 	err = ro_open(name, &c);
 	if (err)
 		return err;
-	/* Pairs with the writer's release store of gen (lag only). */
-	gen = __atomic_load_n(&c.hdr->gen, __ATOMIC_ACQUIRE);
 	now = mmsync_now_ns();
-	n = table_bound(&c);
-	for (i = 0; i < n; i++) {
-		if (!entry_info(&c, i, gen, now, &ri))
+	for (i = 0; c.table && i < c.nr; i++) {
+		if (!entry_info(&c, i, c.hdr.hot.gen, now, &ri))
 			continue;
 		count++;
 		if (fn(&ri, arg))
@@ -217,7 +191,7 @@ int mmsync_stat(const char *name, struct mmsync_stats *out)
 	struct mmsync_stats st;
 	uint64_t now, pub;
 	struct ro_chan c;
-	uint32_t i, n;
+	uint32_t i;
 	size_t sz;
 	int err, k;
 
@@ -229,35 +203,37 @@ int mmsync_stat(const char *name, struct mmsync_stats *out)
 		return err;
 	memset(&st, 0, sizeof(st));
 	st.chan_id = mmsync_chan_id(c.fd);
-	/* Pairs with the writer's release store of gen. */
-	st.gen = __atomic_load_n(&c.hdr->gen, __ATOMIC_ACQUIRE);
+	st.gen = c.hdr.hot.gen;
 	now = mmsync_now_ns();
-	pub = READ_SHARED(c.hdr->pub_ns);
+	pub = c.hdr.pub_ns;
 	st.pub_age_ns = st.gen && pub && pub <= now ? now - pub : 0;
-	st.created_ns = READ_SHARED(c.hdr->created_ns);
-	a = &c.hdr->stats;
-	st.publishes = READ_SHARED(a->publishes);
-	st.grace_waits = READ_SHARED(a->grace_waits);
-	st.evictions = READ_SHARED(a->evictions);
-	st.reclaims = READ_SHARED(a->reclaims);
-	st.refusals = READ_SHARED(a->refusals);
-	st.waited_ns = READ_SHARED(a->waited_ns);
-	st.writer_opens = READ_SHARED(a->writer_opens);
+	st.created_ns = c.hdr.created_ns;
+	a = &c.hdr.stats;
+	st.publishes = a->publishes;
+	st.grace_waits = a->grace_waits;
+	st.evictions = a->evictions;
+	st.reclaims = a->reclaims;
+	st.refusals = a->refusals;
+	st.waited_ns = a->waited_ns;
+	st.writer_opens = a->writer_opens;
+	st.notifies = a->notifies;
 	for (k = 0; k < 2; k++) {
-		st.slot_gen[k] = READ_SHARED(c.hdr->slot[k].gen);
-		st.slot_size[k] = READ_SHARED(c.hdr->slot[k].size);
-		st.slot_cap[k] = READ_SHARED(c.hdr->slot[k].cap);
+		st.slot_gen[k] = c.hdr.hot.slot[k].gen;
+		st.slot_size[k] = c.hdr.hot.slot[k].size;
+		st.slot_cap[k] = c.hdr.cap[k];
 	}
-	st.writer_pid = READ_SHARED(c.hdr->writer_pid);
-	st.writer_alive = byte_held(c.fd, MMSYNC_WRITER_LOCK_OFF) == 1;
-	st.fence_mode = READ_SHARED(c.hdr->fence_mode);
-	st.max_readers = READ_SHARED(c.hdr->nr_entries);
-	n = table_bound(&c);
-	for (i = 0; i < n; i++) {
+	st.writer_pid = c.hdr.writer_pid;
+	st.writer_alive =
+		mmsync_write_locked(c.fd, MMSYNC_WRITER_LOCK_OFF) == 1;
+	st.fence_mode = c.hdr.fence_mode;
+	st.max_readers = c.hdr.nr_entries;
+	for (i = 0; c.table && i < c.nr; i++) {
 		if (!entry_info(&c, i, st.gen, now, &ri))
 			continue;
 		if (ri.alive == 1) {
 			st.readers++;
+			if (ri.waiting)
+				st.waiters++;
 			if (ri.pinned_gen && !ri.evicted) {
 				st.pinned++;
 				if (ri.lag > st.max_lag)

@@ -1,5 +1,12 @@
 // SPDX-License-Identifier: MIT
-/* state.c - validate and map a channel's state file. */
+/*
+ * state.c - validate and map a channel's objects.
+ *
+ * Nothing is trusted before it is checked: a state object must carry the
+ * format-2 identity, the table and data objects must be the very files the
+ * state names (device and inode), and every mapping covers only bytes the
+ * file really holds, so a bad or short file gives -EBADMSG, never SIGBUS.
+ */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sys/mman.h>
@@ -9,29 +16,25 @@
 #include "backing.h"
 
 /*
- * Everything a reader or writer relies on before it trusts the mapping.
- * Only the immutable identity line is checked here; values that change
- * (generation, slot metadata, pins) are validated where they are used.
+ * The immutable identity line. Values that change (the hot line, caps,
+ * pins) are validated where they are used.
  */
 int mmsync_state_check(const struct mmsync_hdr *h, uint64_t file_size)
 {
 	uint32_t n;
 
-	if (file_size < MMSYNC_HDR_SIZE)
+	if (file_size < MMSYNC_STATE_SIZE)
 		return -EBADMSG;
-	if (READ_SHARED(h->magic) != MMSYNC_MAGIC)
-		return -EBADMSG;
-	if (READ_SHARED(h->format) != MMSYNC_FORMAT)
-		return -EBADMSG;
-	if (READ_SHARED(h->hdr_size) != MMSYNC_HDR_SIZE ||
+	if (READ_SHARED(h->magic) != MMSYNC_MAGIC ||
+	    READ_SHARED(h->format) != MMSYNC_FORMAT ||
+	    READ_SHARED(h->state_size) != MMSYNC_STATE_SIZE ||
 	    READ_SHARED(h->entry_size) != MMSYNC_ENTRY_SIZE ||
-	    READ_SHARED(h->table_off) != MMSYNC_HDR_SIZE)
+	    READ_SHARED(h->flags) != 0)
 		return -EBADMSG;
 	n = READ_SHARED(h->nr_entries);
 	if (n == 0 || n > MMSYNC_MAX_ENTRIES)
 		return -EBADMSG;
-	if (READ_SHARED(h->file_size) != mmsync_state_size(n) ||
-	    file_size != mmsync_state_size(n))
+	if (READ_SHARED(h->table_size) != mmsync_table_size(n))
 		return -EBADMSG;
 	switch (READ_SHARED(h->fence_mode)) {
 	case MMSYNC_FENCE_MEMBARRIER:
@@ -44,65 +47,78 @@ int mmsync_state_check(const struct mmsync_hdr *h, uint64_t file_size)
 }
 
 /*
- * The size the state in a file of @file_size bytes may claim. A file on
- * hugetlbfs holds whole huge pages: it is the state rounded up to them.
+ * Map @size bytes of @fd, rounded up to the file system's pages (huge
+ * ones on hugetlbfs, where a mapping is whole pages or nothing), once we
+ * know the file holds them.
  */
-uint64_t mmsync_claimed_size(const struct mmsync_hdr *h, uint64_t file_size,
-			     uint64_t page, bool huge)
+static int map_object(int fd, uint64_t size, int prot, void **out, size_t *len)
 {
-	uint64_t claimed = READ_SHARED(h->file_size);
-
-	if (huge && claimed <= file_size &&
-	    mmsync_round_up(claimed, page) == file_size)
-		return claimed;
-	return file_size;
-}
-
-/*
- * Map the header page first, check it, then map the whole file. A file
- * shorter than it claims is rejected before any access past its end, so a
- * bad file can never raise SIGBUS.
- */
-int mmsync_map_state(int fd, struct mmsync_hdr **out, size_t *len)
-{
-	uint64_t page;
+	uint64_t page, want;
 	struct stat st;
 	bool huge;
 	void *p;
-	int err;
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EBADMSG;
-	if ((uint64_t)st.st_size < MMSYNC_HDR_SIZE)
-		return -EBADMSG;
-	/* On hugetlbfs, whole huge pages or munmap() fails. */
 	page = mmsync_fd_granule(fd, &huge);
-	if (!huge)
-		page = MMSYNC_HDR_SIZE;
-	else if ((uint64_t)st.st_size % page)
+	want = mmsync_round_up(size, page);
+	if ((uint64_t)st.st_size < want)
 		return -EBADMSG;
-	p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
+	p = mmap(NULL, want, prot, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
-		return -errno;
-	err = mmsync_state_check(
-		p, mmsync_claimed_size(p, (uint64_t)st.st_size, page, huge));
-	munmap(p, page);
+		return errno == EACCES ? -EACCES : -errno;
+	*out = p;
+	*len = (size_t)want;
+	return 0;
+}
+
+/*
+ * Map the state object: PROT_READ for readers (who may have nothing but
+ * a read-only descriptor), read-write for the writer, and check it.
+ */
+int mmsync_map_state(int fd, bool writable, void **out, size_t *len)
+{
+	int err;
+
+	err = map_object(fd, MMSYNC_STATE_SIZE,
+			 writable ? PROT_READ | PROT_WRITE : PROT_READ, out,
+			 len);
 	if (err)
 		return err;
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 fd, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	/* Re-check: the file could have been swapped between the two maps. */
-	err = mmsync_state_check(
-		p, mmsync_claimed_size(p, (uint64_t)st.st_size, page, huge));
+	err = mmsync_state_check(*out, *len);
 	if (err) {
-		munmap(p, (size_t)st.st_size);
-		return err;
+		munmap(*out, *len);
+		*out = NULL;
 	}
-	*out = p;
-	*len = (size_t)st.st_size;
+	return err;
+}
+
+/* The reader table: @size bytes that matter, mapped whole. */
+int mmsync_map_table(int fd, uint64_t size, bool writable, void **out,
+		     size_t *len)
+{
+	return map_object(fd, size,
+			  writable ? PROT_READ | PROT_WRITE : PROT_READ, out,
+			  len);
+}
+
+/*
+ * Is @fd the object the state names, a regular file of at least
+ * @min_size bytes? -EBADMSG if not: a look-alike (planted, or a file of
+ * another channel) is never used.
+ */
+int mmsync_check_obj(int fd, const struct mmsync_obj_id *id, uint64_t min_size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_dev != READ_SHARED(id->dev) ||
+	    (uint64_t)st.st_ino != READ_SHARED(id->ino) ||
+	    (uint64_t)st.st_size < min_size)
+		return -EBADMSG;
 	return 0;
 }

@@ -97,8 +97,9 @@ void mmsync_sleep_ns(int64_t ns)
 
 /*
  * libbpf's rule: opts start with size_t sz; a caller built against a newer
- * header may pass a larger struct, as long as the fields we do not know are
- * zero.
+ * header may pass a larger struct, as long as the bytes past the last
+ * field we know (@known: its end offset) are zero. Fields of an older,
+ * smaller struct are never read (MMSYNC_OPTS_GET).
  */
 bool mmsync_opts_valid(const void *opts, size_t known)
 {
@@ -116,36 +117,67 @@ bool mmsync_opts_valid(const void *opts, size_t known)
 	return true;
 }
 
-static int ofd_lock(int fd, int cmd, struct flock *fl, off_t off)
+/* A creation mode: read and write bits only (0 means the default). */
+bool mmsync_mode_valid(uint32_t mode)
+{
+	return (mode & ~0666u) == 0;
+}
+
+static int ofd_lock(int fd, int cmd, short type, struct flock *fl, off_t off)
 {
 	memset(fl, 0, sizeof(*fl));
-	fl->l_type = F_WRLCK;
+	fl->l_type = type;
 	fl->l_whence = SEEK_SET;
 	fl->l_start = off;
 	fl->l_len = 1;
 	return fcntl(fd, cmd, fl);
 }
 
-/* Take the write lock on byte @off; -EAGAIN when someone else holds it. */
+/* Take the write lock on byte @off; -EAGAIN when someone else holds any. */
 int mmsync_lock_byte(int fd, off_t off)
 {
 	struct flock fl;
 
-	if (ofd_lock(fd, F_OFD_SETLK, &fl, off) == 0)
+	if (ofd_lock(fd, F_OFD_SETLK, F_WRLCK, &fl, off) == 0)
 		return 0;
 	if (errno == EACCES || errno == EAGAIN)
 		return -EAGAIN;
 	return -errno;
 }
 
-/* 1 if another open file description holds byte @off, 0 if not, -errno. */
-int mmsync_byte_locked(int fd, off_t off)
+/*
+ * 1 if another open file description holds a *write* lock on byte @off,
+ * 0 if not, -errno. Asking with F_RDLCK reports only locks that conflict
+ * with a read lock, that is write locks: a read lock, which anyone who can
+ * open the file for reading may take, proves nothing and is not seen. It
+ * also works on a read-only descriptor.
+ */
+int mmsync_write_locked(int fd, off_t off)
 {
 	struct flock fl;
 
-	if (ofd_lock(fd, F_OFD_GETLK, &fl, off) < 0)
+	if (ofd_lock(fd, F_OFD_GETLK, F_RDLCK, &fl, off) < 0)
 		return -errno;
-	return fl.l_type != F_UNLCK;
+	return fl.l_type == F_WRLCK;
+}
+
+/* A new open file description of @fd, with @flags (O_RDONLY/O_RDWR). */
+int mmsync_reopen_fd(int fd, int flags)
+{
+	char proc[48];
+	int nfd;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	nfd = open(proc, flags | O_CLOEXEC);
+	if (nfd >= 0)
+		return nfd;
+	/* No /proc: nothing else gives a memfd a second file description. */
+	return errno == ENOENT ? -ENOSYS : -errno;
+}
+
+uint64_t mmsync_round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
 }
 
 uint64_t mmsync_hash(const void *buf, size_t len)

@@ -767,10 +767,15 @@ TEST_F(bk, data_slots_are_read_only)
 	EXPECT_EQ(0, reap_serving(self->w, pid));
 }
 
-/* Modes 0640 (data) and 0660 (state, socket) by default, on all. */
+/*
+ * Default modes, on all backings: 0640 data and state (only the writer
+ * writes them), 0660 reader table and socket. Memfds are handed over with
+ * no write bit at all for state and data, so nobody reopens them writable.
+ */
 static int probe_modes(void *arg)
 {
 	struct probe_args *a = arg;
+	mode_t ro = a->memfd ? 0440 : 0640;
 	struct mmsync_reader *r;
 	struct stat st;
 	int fds[8], i;
@@ -779,13 +784,16 @@ static int probe_modes(void *arg)
 	if (mmsync_reader_open(a->name, NULL, &r))
 		return 10;
 	if (fds_named("state", fds, 8) != 1 || fstat(fds[0], &st) ||
-	    (st.st_mode & 0777) != 0660)
+	    (st.st_mode & 0777) != ro)
 		return 11;
 	if (fds_named("data_", fds, 8) != 2)
 		return 12;
 	for (i = 0; i < 2; i++)
-		if (fstat(fds[i], &st) || (st.st_mode & 0777) != 0640)
+		if (fstat(fds[i], &st) || (st.st_mode & 0777) != ro)
 			return 13;
+	if (fds_named("readers", fds, 8) != 1 || fstat(fds[0], &st) ||
+	    (st.st_mode & 0777) != 0660)
+		return 14;
 	mmsync_reader_close(r);
 	return 0;
 }
@@ -801,11 +809,16 @@ TEST_F(bk, modes)
 	ASSERT_EQ(0, mmsync_publish(self->w, "y", 1, NULL));
 	if (!variant->abstract) {
 		snprintf(path, sizeof(path), "%s_%s", self->name,
-			 is_memfd(variant) ? "sock" : "state");
+			 is_memfd(variant) ? "sock" : "readers");
 		ASSERT_EQ(0, lstat(path, &st));
 		EXPECT_EQ(0660, st.st_mode & 0777);
 		EXPECT_TRUE(is_memfd(variant) ? S_ISSOCK(st.st_mode) :
 						S_ISREG(st.st_mode));
+	}
+	if (!is_memfd(variant)) {
+		snprintf(path, sizeof(path), "%s_state", self->name);
+		ASSERT_EQ(0, lstat(path, &st));
+		EXPECT_EQ(0640, st.st_mode & 0777);
 	}
 	pid = spawn(probe_modes, &a);
 	ASSERT_LT(0, pid);
@@ -859,9 +872,19 @@ static int peer_open(void *arg)
 	fd = open(proc, O_RDWR);
 	if (fd >= 0 || errno != EACCES)
 		return 103;
-	if (fds_named("state", fds, 8) != 1 || ftruncate(fds[0], 0) == 0 ||
-	    errno != EPERM)
+	/* The state: read-only, and no way to make it writable. */
+	if (fds_named("state", fds, 8) != 1 ||
+	    (fcntl(fds[0], F_GETFL) & O_ACCMODE) != O_RDONLY ||
+	    ftruncate(fds[0], 0) == 0)
 		return 104;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fds[0]);
+	fd = open(proc, O_RDWR);
+	if (fd >= 0 || errno != EACCES)
+		return 105;
+	/* The table: ours to write, but sealed against shrinking. */
+	if (fds_named("readers", fds, 8) != 1 ||
+	    ftruncate(fds[0], 0) == 0 || errno != EPERM)
+		return 106;
 	mmsync_reader_close(r);
 	return 0;
 }
@@ -930,7 +953,7 @@ TEST(handoff_allows_listed_group)
 	ASSERT_EQ(0, chmod(d.path, 0711));
 	tdir_chan(&d, "g", name, sizeof(name));
 	p.name = name;
-	o.state_mode = 0666; /* the socket's mode: let the peer connect */
+	o.table_mode = 0666; /* the socket's mode: let the peer connect */
 	ASSERT_EQ(0, mmsync_writer_open(name, &o, &w));
 	ASSERT_EQ(0, mmsync_publish(w, "ok", 3, NULL));
 	EXPECT_EQ(0, run_peer(w, &p)); /* by its supplementary group */
@@ -1089,17 +1112,17 @@ static void *fake_writer(void *arg)
 		int32_t status;
 		uint32_t nr_fds;
 		uint32_t flags;
-	} m = { 0x4f48434e59534d4dull, 1, 0, 3, 0 };
+	} m = { 0x4f48434e59534d4dull, 2, 0, 4, 0 }; /* format 2: 4 fds */
 	struct fake *f = arg;
 	struct iovec iov = { &m, sizeof(m) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
-	int c, fds[3], i;
+	int c, fds[4], i;
 
 	c = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (c < 0)
 		return NULL;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		fds[i] = memfd_create("fake", MFD_CLOEXEC);
 		if (ftruncate(fds[i], 1 << 16))
 			break;
@@ -1134,7 +1157,7 @@ static void *fake_writer(void *arg)
 	sendmsg(c, &mh, MSG_NOSIGNAL);
 	close(c);
 out:
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		close(fds[i]);
 	return NULL;
 }

@@ -274,9 +274,16 @@ TEST(modes_and_permissions)
 	ASSERT_EQ(0, tdir_make(&d));
 	tdir_chan(&d, "m", name, sizeof(name));
 	ASSERT_EQ(0, mmsync_writer_open(name, NULL, &w));
+	/* Format 2: only the reader table is writable by readers. */
 	snprintf(path, sizeof(path), "%s_state", name);
 	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_EQ(0640, st.st_mode & 07777);
+	snprintf(path, sizeof(path), "%s_readers", name);
+	ASSERT_EQ(0, stat(path, &st));
 	EXPECT_EQ(0660, st.st_mode & 07777);
+	snprintf(path, sizeof(path), "%s_lock", name);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_EQ(0600, st.st_mode & 07777);
 	snprintf(path, sizeof(path), "%s_data_0", name);
 	ASSERT_EQ(0, stat(path, &st));
 	EXPECT_EQ(0640, st.st_mode & 07777);

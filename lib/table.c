@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: MIT
+/*
+ * table.c - the reader table: entries, their locks, the shared counts.
+ *
+ * An entry belongs to whoever holds the OFD write lock on its byte; the
+ * kernel drops the lock when the process dies, in any PID namespace, with
+ * no PID reuse problem. Read locks prove nothing (anyone who can open the
+ * table may take them), so liveness asks only for write locks.
+ *
+ * The table's counters page holds two counts that readers keep and the
+ * writer reads to skip work:
+ *   claimed  entries whose claimed word is 1. A reader raises it with a
+ *            seq_cst read-modify-write before it first loads the
+ *            generation; a writer that reads 0 after a full fence may skip
+ *            its fence and scan (grace.c).
+ *   waiters  entries whose wait word is set (notify.c).
+ * A dead reader's words stay set until a later reader takes its entry or
+ * sweeps it, which keeps the counts right for honest processes. A hostile
+ * one can write anything there: too high costs the writer a scan or a
+ * syscall, too low makes it skip a scan, after which read_end's slot check
+ * still reports every reuse (-ESTALE), and grace.c stops trusting the count
+ * once a check of the whole table disagrees with it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "backing.h"
+
+static struct mmsync_table_hdr *thdr(void *table)
+{
+	return table;
+}
+
+static int unlock_byte(int fd, off_t off)
+{
+	struct flock fl = {
+		.l_type = F_UNLCK,
+		.l_whence = SEEK_SET,
+		.l_start = off,
+		.l_len = 1,
+	};
+
+	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+}
+
+/*
+ * Forget what a dead owner left in @e, whose lock we now hold: its pin and
+ * wait words, and (@keep_claim false) its claim.
+ */
+static void clear_leftovers(struct mmsync_table_hdr *th, struct mmsync_entry *e,
+			    bool keep_claim)
+{
+	/* Pairs with the scan's acquire load of the pin (grace.c). */
+	__atomic_store_n(&e->pin, 0, __ATOMIC_RELEASE);
+	if (READ_SHARED(e->wait)) {
+		WRITE_SHARED(e->wait, 0);
+		__atomic_fetch_sub(&th->waiters, 1, __ATOMIC_RELEASE);
+	}
+	if (!keep_claim && READ_SHARED(e->claimed)) {
+		WRITE_SHARED(e->claimed, 0);
+		__atomic_fetch_sub(&th->claimed, 1, __ATOMIC_RELEASE);
+	}
+}
+
+/*
+ * Entries past ours that a dead reader left claimed: take each one's lock
+ * for a moment (it fails at once for a live owner), clear it, let go.
+ */
+static void sweep_dead(struct mmsync_reader *r, uint32_t from, uint32_t n)
+{
+	struct mmsync_table_hdr *th = thdr(r->table);
+	struct mmsync_entry *e;
+	uint32_t i;
+
+	for (i = from; i < n; i++) {
+		e = mmsync_entry_at(r->table, i);
+		if (!READ_SHARED(e->claimed) && !READ_SHARED(e->wait))
+			continue;
+		if (mmsync_lock_byte(r->table_fd, (off_t)mmsync_entry_off(i)) !=
+		    0)
+			continue;
+		clear_leftovers(th, e, false);
+		WRITE_SHARED(e->pid, 0);
+		unlock_byte(r->table_fd, (off_t)mmsync_entry_off(i));
+	}
+}
+
+/* Write who we are into our entry (informational, for mmsync readers). */
+static void fill_entry(struct mmsync_reader *r, struct mmsync_entry *e)
+{
+	char comm[16] = { 0 };
+
+	WRITE_SHARED(e->pid, (uint32_t)getpid());
+	WRITE_SHARED(e->opened_ns, mmsync_now_ns());
+	WRITE_SHARED(e->flags, r->uflags);
+	WRITE_SHARED(e->stale, 0);
+	prctl(PR_GET_NAME, comm);
+	memcpy(e->comm, comm, sizeof(comm));
+}
+
+/*
+ * Raise the claimed count for our entry. The seq_cst RMW is the reader's
+ * full fence (x86: lock xadd; ARM64: ldaddal, then the load-acquire of the
+ * generation cannot pass it): it comes before our first load of the
+ * generation and pairs with the writer's smp_mb() before it reads the count
+ * (grace.c, may_skip): store-buffering, so either the writer sees us, or
+ * we see its newest generation and never pin the slot it reuses.
+ */
+static void count_claim(struct mmsync_table_hdr *th, struct mmsync_entry *e)
+{
+	if (READ_SHARED(e->claimed) == 1) {
+		/* A dead owner's claim, counted already: fence anyway. */
+		mmsync_smp_mb();
+		return;
+	}
+	WRITE_SHARED(e->claimed, 1);
+	__atomic_fetch_add(&th->claimed, 1, __ATOMIC_SEQ_CST);
+}
+
+int mmsync_entry_claim(struct mmsync_reader *r)
+{
+	/* Bounded by what the writer-only state says and what we mapped. */
+	uint32_t n = r->nr_entries, fit, i;
+	struct mmsync_table_hdr *th = thdr(r->table);
+	struct mmsync_entry *e;
+	int err;
+
+	fit = (uint32_t)((r->table_len - MMSYNC_TABLE_HDR) / MMSYNC_ENTRY_SIZE);
+	if (n > fit)
+		n = fit;
+	for (i = 0; i < n; i++) {
+		err = mmsync_lock_byte(r->table_fd, (off_t)mmsync_entry_off(i));
+		if (err == 0)
+			break;
+		if (err != -EAGAIN)
+			return err;
+	}
+	if (i == n)
+		return -EUSERS;
+	e = mmsync_entry_at(r->table, i);
+	r->idx = i;
+	r->ent = e;
+	clear_leftovers(th, e, true);
+	fill_entry(r, e);
+	count_claim(th, e);
+	sweep_dead(r, i + 1, n);
+	return 0;
+}
+
+void mmsync_entry_release(struct mmsync_reader *r)
+{
+	struct mmsync_table_hdr *th = thdr(r->table);
+	struct mmsync_entry *e = r->ent;
+
+	if (!e)
+		return;
+	/*
+	 * Release order: the pin's 0 and our reads before it, then the
+	 * count. The lock goes when the table descriptor is closed.
+	 */
+	clear_leftovers(th, e, false);
+	WRITE_SHARED(e->pid, 0);
+	r->ent = NULL;
+}
+
+/*
+ * After -ESTALE or a repair: if someone cleared our entry's words (a
+ * hostile reader, or pages lost to a truncation), set them again, so that
+ * the writer sees us and counts us.
+ */
+void mmsync_entry_reassert(struct mmsync_reader *r)
+{
+	struct mmsync_entry *e = r->ent;
+
+	if (!e)
+		return;
+	if (READ_SHARED(e->pid) != (uint32_t)getpid())
+		fill_entry(r, e);
+	if (READ_SHARED(e->claimed) != 1)
+		count_claim(thdr(r->table), e);
+}
+
+/* 1: entry @i's owner lives (holds its write lock); 0: dead; -errno. */
+int mmsync_entry_alive(int table_fd, uint32_t i)
+{
+	return mmsync_write_locked(table_fd, (off_t)mmsync_entry_off(i));
+}
+
+/*
+ * Give the table file its pages back (a hostile reader may have truncated
+ * or punched it) and map it over what the SIGBUS guard put in place.
+ */
+static int restore(int fd, void *at, size_t len, int prot)
+{
+	struct stat st;
+	bool huge;
+	int err;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size < len) {
+		mmsync_fd_granule(fd, &huge);
+		err = mmsync_reserve_space(fd, len, huge);
+		if (err)
+			return err;
+	}
+	if (mmap(at, len, prot, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
+int mmsync_table_repair_reader(struct mmsync_reader *r)
+{
+	int err;
+
+	r->table_lost = 0;
+	err = restore(r->table_fd, r->table, r->table_len,
+		      PROT_READ | PROT_WRITE);
+	if (err) {
+		r->table_lost = 1; /* try again next time */
+		return err;
+	}
+	mmsync_entry_reassert(r);
+	return 0;
+}
+
+void mmsync_table_repair_writer(struct mmsync_writer *w)
+{
+	w->table_lost = 0;
+	if (restore(w->table_fd, (void *)w->table, w->table_len, PROT_READ))
+		w->table_lost = 1;
+}
