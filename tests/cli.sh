@@ -459,13 +459,19 @@ t_ls_and_rm() {
 t_put_options() {
 	d=$T/o
 	mkdir "$d"
-	expect_rc 0 "$M" put --max-readers 4 --fence xchg --data-mode 0600 \
-		--state-mode 0640 --capacity 64K --grace 50ms --refuse "$d/x" /dev/null
+	expect_rc 0 "$M" put --max-readers 4 --fence xchg --data-mode 0604 \
+		--state-mode 0600 --table-mode 0620 --capacity 64K --grace 50ms \
+		--refuse "$d/x" /dev/null
 	"$M" stat --json "$d/x" >"$T/s"
 	expect_eq "$(json_num "$T/s" max_readers)" 4 "max_readers"
 	grep -q '"fence_mode":"xchg"' "$T/s" || die "fence mode: $(cat "$T/s")"
-	expect_eq "$(stat -c %a "$d/x_state")" 640 "state file mode"
-	expect_eq "$(stat -c %a "$d/x_data_1")" 600 "data file mode"
+	expect_eq "$(stat -c %a "$d/x_state")" 600 "state file mode"
+	expect_eq "$(stat -c %a "$d/x_data_1")" 604 "data file mode"
+	expect_eq "$(stat -c %a "$d/x_readers")" 620 "reader table mode"
+	# Special or execute bits are refused, and nothing is created.
+	expect_rc 1 "$M" put --data-mode 4644 "$d/y" /dev/null
+	expect_err "^mmsync: $d/y: Invalid argument"
+	[ -z "$(ls "$d" | grep '^y_')" ] || die "a refused put left files: $(ls "$d")"
 	cap=$(sed -n 's/.*"slots":\[{[^}]*},{"gen":1,"size":0,"cap":\([0-9]*\)}.*/\1/p' "$T/s")
 	[ "${cap:-0}" -ge 65536 ] || die "capacity: $(cat "$T/s")"
 	# A channel keeps the fence mode it was created with (where this

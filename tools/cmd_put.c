@@ -51,6 +51,7 @@ struct put_args {
 enum {
 	OPT_DATA_MODE = 0x100,
 	OPT_STATE_MODE,
+	OPT_TABLE_MODE,
 	OPT_HUGE,
 	OPT_CAPACITY,
 };
@@ -101,6 +102,10 @@ static error_t put_parse(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_STATE_MODE:
 		if (parse_mode(arg, &a->o.state_mode))
+			argp_error(state, "bad mode '%s'", arg);
+		return 0;
+	case OPT_TABLE_MODE:
+		if (parse_mode(arg, &a->o.table_mode))
 			argp_error(state, "bad mode '%s'", arg);
 		return 0;
 	case OPT_HUGE:
@@ -345,7 +350,9 @@ int cmd_put(int argc, char **argv)
 		{ "data-mode", OPT_DATA_MODE, "MODE", 0,
 		  "* Mode of the data files (0640)", 1 },
 		{ "state-mode", OPT_STATE_MODE, "MODE", 0,
-		  "* Mode of the state file (0660)", 1 },
+		  "* Mode of the state file (0640)", 1 },
+		{ "table-mode", OPT_TABLE_MODE, "MODE", 0,
+		  "* Mode of the reader table, which readers write (0660)", 1 },
 		{ "huge-pages", OPT_HUGE, "SIZE", 0,
 		  "The channel's directory is a hugetlbfs mount of SIZE pages "
 		  "(2M, 1G)",

@@ -83,7 +83,8 @@ static int show_stat(const char *name, bool json)
 		       "\"writer_opens\":%llu,\"writer_pid\":%u,"
 		       "\"writer_alive\":%s,\"fence_mode\":\"%s\","
 		       "\"max_readers\":%u,\"readers\":%u,\"pinned\":%u,"
-		       "\"dead\":%u,\"max_lag\":%llu,\"slots\":[",
+		       "\"dead\":%u,\"max_lag\":%llu,\"waiters\":%u,"
+		       "\"notifies\":%llu,\"slots\":[",
 		       (unsigned long long)s.chan_id, (unsigned long long)s.gen,
 		       (unsigned long long)s.pub_age_ns,
 		       (unsigned long long)s.created_ns,
@@ -96,7 +97,8 @@ static int show_stat(const char *name, bool json)
 		       (unsigned long long)s.writer_opens, s.writer_pid,
 		       s.writer_alive ? "true" : "false",
 		       fence_name(s.fence_mode), s.max_readers, s.readers,
-		       s.pinned, s.dead, (unsigned long long)s.max_lag);
+		       s.pinned, s.dead, (unsigned long long)s.max_lag,
+		       s.waiters, (unsigned long long)s.notifies);
 		for (k = 0; k < 2; k++)
 			printf("%s{\"gen\":%llu,\"size\":%llu,\"cap\":%llu}",
 			       k ? "," : "", (unsigned long long)s.slot_gen[k],
@@ -127,6 +129,8 @@ static int show_stat(const char *name, bool json)
 	       "%u dead holding a pin, max lag %llu\n",
 	       s.readers, s.max_readers, s.pinned, s.dead,
 	       (unsigned long long)s.max_lag);
+	printf("waiters       %u waiting now, %llu publishes woke some\n",
+	       s.waiters, (unsigned long long)s.notifies);
 	printf("publishes     %llu\n", (unsigned long long)s.publishes);
 	printf("grace waits   %llu, %s in total\n",
 	       (unsigned long long)s.grace_waits,
@@ -188,7 +192,7 @@ static int by_trouble(const void *a, const void *b)
 static const char *state_name(const struct mmsync_reader_info *ri)
 {
 	if (ri->alive == 1)
-		return "alive";
+		return ri->waiting ? "waiting" : "alive";
 	if (ri->alive == 0)
 		return "dead";
 	return "unknown";
@@ -216,7 +220,8 @@ static int show_readers(const char *name, bool json)
 			json_str(stdout, ri->comm);
 			printf(",\"alive\":%s,\"pinned_gen\":%llu,\"lag\":%llu,"
 			       "\"age_ns\":%llu,\"evictions\":%llu,"
-			       "\"evicted\":%s,\"stuck\":%s,\"flags\":%u}",
+			       "\"evicted\":%s,\"stuck\":%s,\"waiting\":%s,"
+			       "\"flags\":%u}",
 			       ri->alive == 1 ? "true" :
 			       ri->alive == 0 ? "false" :
 						"null",
@@ -225,7 +230,8 @@ static int show_readers(const char *name, bool json)
 			       (unsigned long long)ri->age_ns,
 			       (unsigned long long)ri->evictions,
 			       ri->evicted ? "true" : "false",
-			       stuck(ri) ? "true" : "false", ri->flags);
+			       stuck(ri) ? "true" : "false",
+			       ri->waiting ? "true" : "false", ri->flags);
 		}
 		printf("]\n");
 		free(r.v);
@@ -253,8 +259,8 @@ static int show_readers(const char *name, bool json)
 	if (!r.n)
 		printf("(no readers)\n");
 	else
-		printf("\n%d entries; '!' marks a pin the writer evicted or "
-		       "reclaimed\n",
+		printf("\n%d entries; '!' marks a view whose slot was "
+		       "reused under it\n",
 		       r.n);
 	free(r.v);
 	return 0;
