@@ -376,6 +376,9 @@ t_short_inputs() {
 		expect_rc 1 sh -c "head -c 3000 '$T/short' | exec '$M' put $opt --size 4096 '$ch'"
 		expect_eq "$(gen_of "$ch")" "$gen" "generation after a short pipe ($opt)"
 		"$M" cat "$ch" | cmp -s - "$T/old.bin" || die "a short pipe changed the snapshot"
+		# --size 0: an empty snapshot, whatever the input holds.
+		expect_rc 0 "$M" put "$opt" --size 0 "$ch" "$T/short"
+		expect_eq "$("$M" cat "$ch" | wc -c)" 0 "bytes after --size 0"
 		# --size shorter than the input: exactly that many bytes.
 		expect_rc 0 "$M" put "$opt" --size 4096 "$ch" "$T/short"
 		head -c 4096 "$T/short" >"$T/want"

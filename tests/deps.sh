@@ -10,6 +10,9 @@
 set -u
 src=$1
 deps=$src/scripts/deps.sh
+# Each case sets what it means; a package build running this test has
+# them set already.
+unset DEB_BUILD_OPTIONS MMSYNC_NO_DEPS CPPFLAGS CC CXX
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mmsync-test-deps.XXXXXX")
 chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT

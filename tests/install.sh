@@ -10,7 +10,9 @@ set -u
 src=$1
 build=$2
 shift 2
-unset MAKEFLAGS MFLAGS MAKELEVEL
+# Only what is on our command lines: a package build running this test has
+# its own PREFIX, LIBDIR... in the environment (make exports them).
+unset MAKEFLAGS MFLAGS MAKELEVEL PREFIX BINDIR LIBDIR INCLUDEDIR MANDIR DESTDIR
 cc=cc
 san=
 for v in "$@"; do
@@ -145,7 +147,7 @@ EOF
 pc() {
 	PKG_CONFIG_SYSROOT_DIR=$D PKG_CONFIG_LIBDIR=$D$P/lib/pkgconfig pkg-config "$@" libmmsync
 }
-chan=/dev/shm/mmsync-test-install-$$
+chan=$tmp/chan
 outside_shared() {
 	# shellcheck disable=SC2046
 	$cc $san -o "$tmp/prog" "$tmp/prog.c" $(pc --cflags --libs) -ldl &&

@@ -123,7 +123,8 @@ static int cat(const struct cat_args *a)
 	mmsync_reader_close(r);
 	if (tries == MAX_TRIES)
 		return cli_errorf(
-			a->name, "%s (evicted %d times in a row while reading)",
+			a->name,
+			"%s (the snapshot was replaced under the view %d times in a row)",
 			strerror(ESTALE), MAX_TRIES);
 	if (err)
 		return cli_error(a->name, "stdout", err, NULL);

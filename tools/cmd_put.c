@@ -187,7 +187,8 @@ static int open_error(const char *name, int err)
 				 "a file in the way is not part of a channel");
 	case -EPERM:
 		return cli_error(name, NULL, err,
-				 "its files belong to another user");
+				 "a file of the channel belongs to another "
+				 "user or is not a regular file");
 	case -EINVAL:
 		return cli_error(name, NULL, err,
 				 "a bad name, or options the channel does not "
@@ -297,7 +298,10 @@ static int put(struct put_args *a)
 		goto out_in;
 	}
 	catch_interrupts(a->name, true);
-	if (!a->quiet && (a->progress || isatty(STDERR_FILENO)))
+	/* publish_fd's length 0 means "to the end"; --size 0 means empty. */
+	if (a->size_set && a->size == 0)
+		err = mmsync_publish(w, "", 0, &info);
+	else if (!a->quiet && (a->progress || isatty(STDERR_FILENO)))
 		err = put_feed(w, a->name, &in, &info);
 	else
 		err = mmsync_publish_fd(w, in.fd, in.off, in.len, &info);
