@@ -378,7 +378,9 @@ MMSYNC_API int mmsync_reserve(struct mmsync_writer *w, size_t len, void **ptr);
 
 /**
  * @brief Publish the first @len (<= reserved) bytes of the reservation:
- *        hash them and make them the current generation.
+ *        hash them and make them the current generation. @info reports
+ *        the wait mmsync_reserve() did too (waited_ns, evicted,
+ *        reclaimed).
  * @return 0; -EINVAL if no reservation is open or @len exceeds it.
  */
 MMSYNC_API int mmsync_commit(struct mmsync_writer *w, size_t len,

@@ -18,8 +18,10 @@
  *           open at fork time ends as usual (the slot check decides
  *           between 0 and -ESTALE). Without /proc the descriptor is
  *           closed and the handle fails -EBADFD.
- *   writer  the lock descriptors are closed (the parent keeps its locks)
- *           and every call but mmsync_writer_close() fails -EBADFD: two
+ *   writer  the lock descriptors are closed and the state mapping made
+ *           private (a mapping holds its description, and its locks, as
+ *           much as a descriptor does; the parent keeps its locks), and
+ *           every call but mmsync_writer_close() fails -EBADFD: two
  *           processes must never publish on one channel.
  *
  * Children made by clone() without fork semantics (vfork, posix_spawn)
@@ -51,6 +53,11 @@ static void reader_forked(struct mmsync_reader *r)
 	/* A view open at fork time unpins into a word of the child's own. */
 	r->f.pin = &r->pin_sink;
 	r->ent = NULL;
+	/*
+	 * Also drops the mapping's reference to the table's description,
+	 * which would keep the parent's entry lock alive as much as a
+	 * descriptor does.
+	 */
 	if (r->table)
 		mmap(r->table, r->table_len, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -70,6 +77,14 @@ static void reader_forked(struct mmsync_reader *r)
 static void writer_forked(struct mmsync_writer *w)
 {
 	w->forked = true;
+	/*
+	 * A mapping holds a reference to its open file description, and with
+	 * it the description's locks: the state's "alive" lock goes only when
+	 * our mapping of the state goes too.
+	 */
+	if (w->hdr)
+		mmap(w->hdr, w->state_len, PROT_READ,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	if (w->ops && w->ops->writer_forked)
 		w->ops->writer_forked(w);
 }

@@ -70,6 +70,8 @@ struct mmsync_writer {
 	int resv_slot;
 	uint64_t resv_len; /* bytes reserved by mmsync_reserve() */
 	unsigned char *resv_ptr; /* NULL unless a reservation is open */
+	/* What the wait for resv_slot did (waited_ns, evicted, reclaimed). */
+	struct mmsync_publish_info wait_info;
 	/* backing.h: where the objects live; the protocol does not look. */
 	const struct mmsync_backing_ops *ops;
 	void *bk; /* the backing's private part */

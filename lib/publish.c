@@ -128,8 +128,16 @@ int mmsync_slot_begin(struct mmsync_writer *w, uint64_t len,
 		err = mmsync_wait_slot(w, next, info);
 		if (err)
 			return err;
-		/* Remember the wait, so a retried reservation does not wait. */
+		/*
+		 * Remember the wait, so a retried reservation does not wait,
+		 * and what it did, for the publish that ends up using it.
+		 */
 		w->resv_slot = i + 1;
+		w->wait_info = *info;
+	} else {
+		info->waited_ns = w->wait_info.waited_ns;
+		info->evicted = w->wait_info.evicted;
+		info->reclaimed = w->wait_info.reclaimed;
 	}
 	err = mmsync_slot_reserve(w, i, len);
 	if (err)
@@ -233,7 +241,11 @@ int mmsync_commit(struct mmsync_writer *w, size_t len,
 		return -EINVAL;
 	if (!info)
 		info = &tmp;
+	/* What mmsync_reserve()'s wait did, then the commit itself. */
 	memset(info, 0, sizeof(*info));
+	info->waited_ns = w->wait_info.waited_ns;
+	info->evicted = w->wait_info.evicted;
+	info->reclaimed = w->wait_info.reclaimed;
 	/* Hash the slot itself: the caller serialized straight into it. */
 	mmsync_slot_commit(w, len, XXH3_64bits(w->resv_ptr, len), info);
 	return 0;

@@ -882,8 +882,8 @@ static int peer_open(void *arg)
 	if (fd >= 0 || errno != EACCES)
 		return 105;
 	/* The table: ours to write, but sealed against shrinking. */
-	if (fds_named("readers", fds, 8) != 1 ||
-	    ftruncate(fds[0], 0) == 0 || errno != EPERM)
+	if (fds_named("readers", fds, 8) != 1 || ftruncate(fds[0], 0) == 0 ||
+	    errno != EPERM)
 		return 106;
 	mmsync_reader_close(r);
 	return 0;

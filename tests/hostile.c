@@ -39,6 +39,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -141,6 +142,9 @@ static int writer_main(void *arg)
 	uint64_t t0, dt, gen;
 	int err;
 
+	/* Dies with the test, even one killed for its timeout. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+
 	(void)arg;
 	if (mmsync_writer_open(sh->name, &o, &w))
 		return 2;
@@ -179,6 +183,9 @@ static int reader_main(void *arg)
 	struct mmsync_view v;
 	uint64_t last = 0, n = 0;
 	int err, bad;
+
+	/* Dies with the test, even one killed for its timeout. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 
 	(void)arg;
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED)) {
@@ -444,9 +451,14 @@ static int hostile_main(void *arg)
 	struct stat st;
 	char path[300];
 
+	/* Dies with the test, even one killed for its timeout. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+
 	(void)arg;
 	if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
 		return 100;
+	/* A change of credentials clears the parent-death signal. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* What a mere reader must not be able to open at all. */
 	snprintf(path, sizeof(path), "%s_state", sh->name);
 	if (open(path, O_RDWR) >= 0 || errno != EACCES)

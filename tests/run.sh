@@ -17,9 +17,13 @@ case "$note" in
 esac
 
 pass=0 fail=0 skip=0
+# Test directories are /dev/shm/mmsync-test-$MMSYNC_TEST_RUN-*: this run's
+# own, whatever other runs on the machine do (tests/helpers.c, tdir_make).
+MMSYNC_TEST_RUN=${MMSYNC_TEST_RUN:-r$$}
+export MMSYNC_TEST_RUN
 # What the tests must leave as they found it.
 snapshot() {
-	ls /dev/shm 2>/dev/null | grep '^mmsync-test-' | sort
+	ls /dev/shm 2>/dev/null | grep "^mmsync-test-$MMSYNC_TEST_RUN-" | sort
 	cat /proc/sys/vm/nr_hugepages 2>/dev/null
 	cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null
 	grep -c hugetlbfs /proc/mounts
