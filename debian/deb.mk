@@ -13,6 +13,10 @@
 DEB_OUT := $(TOP)/deb
 DEB_SRC := $(DEB_OUT)/libmmsync-$(VERSION)
 DEB_JOBS ?= 2
+# The system's tools only, as on a build daemon: no rustup or pyenv shims
+# from a developer's $PATH (rustup's cargo fails under the HOME that
+# debhelper gives the build, and the packages do not use it).
+DEB_PATH ?= /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 .PHONY: deb
 deb:
@@ -26,7 +30,7 @@ deb:
 			-cf - . | tar -C $(DEB_SRC) -xf -; \
 	fi
 	$(call msg,DPKG,$(DEB_OUT))
-	$(Q)cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b -j$(DEB_JOBS) \
+	$(Q)cd $(DEB_SRC) && env PATH=$(DEB_PATH) dpkg-buildpackage -us -uc -b -j$(DEB_JOBS) \
 		$(if $(Q),>../build.log 2>&1 || { tail -n 60 ../build.log; exit 1; })
 	$(Q)ls $(DEB_OUT)/*.deb
 	$(Q)if command -v lintian >/dev/null 2>&1; then \
