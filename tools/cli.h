@@ -67,5 +67,6 @@ int cmd_ls(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_readers(int argc, char **argv);
+int cmd_follow(int argc, char **argv); /* follow.c */
 
 #endif

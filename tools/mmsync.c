@@ -7,6 +7,7 @@
  *   mmsync watch NAME           cmd_watch.c
  *   mmsync ls [DIR], rm NAME    cmd_ls.c
  *   mmsync stat|readers NAME    cmd_stat.c
+ *   mmsync follow NAME FILE     follow.c (source_file.c, source_etcd.c)
  *
  * Each verb parses its own options (mmsync VERB --help). This file picks
  * the verb and answers the top-level --help, -h and --version.
@@ -44,6 +45,8 @@ static const struct verb {
 	{ "stat", "NAME", "counters of a channel", cmd_stat },
 	{ "readers", "NAME", "its reader table, stuck readers first",
 	  cmd_readers },
+	{ "follow", "NAME FILE|KEY",
+	  "keep NAME in step with a file or an etcd key", cmd_follow },
 };
 
 #define NR_VERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -62,6 +65,7 @@ static const char post_doc[] =
 	"    mmsync watch routes --json        # a line per publish\n"
 	"    mmsync ls                         # channels in /dev/shm\n"
 	"    mmsync readers routes             # who holds the writer up?\n"
+	"    mmsync follow routes /etc/routes.bin   # publish it on change\n"
 	"\n"
 	"EXIT STATUS: 0 success, 1 failure (one line on stderr names the\n"
 	"channel and the error), 2 usage error. See mmsync(1).\n";

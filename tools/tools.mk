@@ -6,7 +6,8 @@
 #   make tools        the mmsync CLI, and mmsync-trace where it can be built
 #   make trace        mmsync-trace, or an error that says what is missing
 #
-# mmsync needs only gcc and libmmsync. mmsync-trace is a CO-RE BPF tool:
+# mmsync needs only gcc and libmmsync (and, for `follow --etcd`, libcurl
+# and json-c: see FOLLOW_ETCD_MISSING). mmsync-trace is a CO-RE BPF tool:
 # vmlinux.h is generated from the running kernel's BTF into $(OUT)/bpf/
 # (never committed), the BPF object is built with clang and embedded with
 # `bpftool gen skeleton`. Where clang, llvm-strip, bpftool, the libbpf and
@@ -31,16 +32,37 @@ TRACE_BIN  := $(TOOLS_OUT)/mmsync-trace
 TRACE_LIBS := -lbpf -lelf -lz -lm
 TOOLS_CFLAGS := $(BASE_CFLAGS) -Itools -DMMSYNC_TOOLS_VERSION='"$(VERSION)"'
 
-MMSYNC_SRCS := tools/mmsync.c tools/cli.c tools/cmd_put.c tools/put_feed.c \
-	tools/cmd_cat.c tools/cmd_watch.c tools/cmd_ls.c tools/cmd_stat.c \
-	tools/fmt.c
-MMSYNC_OBJS := $(patsubst tools/%.c,$(TOOLS_OUT)/obj/%.o,$(MMSYNC_SRCS))
-MMSYNC_HDRS := tools/cli.h tools/put.h tools/fmt.h include/mmsync.h
-
 # Does this compiler find header $(1)? (For what Debian -dev packages add.)
 HASH := \#
 have_header = $(shell echo '$(HASH)include <$(1)>' | \
 	$(CC) $(CPPFLAGS) -E -x c - >/dev/null 2>&1 && echo yes)
+
+# mmsync follow (tools/follow.c, a source per file): the file source needs
+# nothing more than the library does (xxhash); the etcd source needs
+# libcurl and json-c (pkg-config, or the compiler's own paths). Without
+# them `follow --etcd` is a stub that says what is missing, and the etcd
+# tests skip; only the mmsync binary links them.
+FOLLOW_ETCD_MISSING := $(strip \
+	$(if $(call have_header,curl/curl.h),,libcurl4-openssl-dev) \
+	$(if $(call have_header,json-c/json.h),,libjson-c-dev))
+FOLLOW_ETCD_PC := $(if $(FOLLOW_ETCD_MISSING),,$(shell \
+	pkg-config --exists libcurl json-c 2>/dev/null && echo yes))
+FOLLOW_ETCD_CFLAGS := $(if $(FOLLOW_ETCD_PC),$(shell \
+	pkg-config --cflags libcurl json-c))
+FOLLOW_LIBS := -lxxhash $(if $(FOLLOW_ETCD_MISSING),,$(if \
+	$(FOLLOW_ETCD_PC),$(shell pkg-config --libs libcurl json-c),-lcurl -ljson-c))
+FOLLOW_SRCS := tools/follow.c tools/follow_base64.c tools/source_file.c \
+	$(if $(FOLLOW_ETCD_MISSING),tools/source_etcd_missing.c,tools/source_etcd.c)
+
+MMSYNC_SRCS := tools/mmsync.c tools/cli.c tools/cmd_put.c tools/put_feed.c \
+	tools/cmd_cat.c tools/cmd_watch.c tools/cmd_ls.c tools/cmd_stat.c \
+	tools/fmt.c $(FOLLOW_SRCS)
+MMSYNC_OBJS := $(patsubst tools/%.c,$(TOOLS_OUT)/obj/%.o,$(MMSYNC_SRCS))
+MMSYNC_HDRS := tools/cli.h tools/put.h tools/fmt.h tools/follow.h \
+	include/mmsync.h
+$(TOOLS_OUT)/obj/source_etcd.o: TOOLS_CFLAGS += $(FOLLOW_ETCD_CFLAGS)
+$(TOOLS_OUT)/obj/source_etcd_missing.o: TOOLS_CFLAGS += \
+	-DFOLLOW_ETCD_MISSING='"$(FOLLOW_ETCD_MISSING)"'
 
 # What mmsync-trace needs that is not here, in words; empty: build it.
 TRACE_MISSING := $(strip \
@@ -99,12 +121,12 @@ $(TOOLS_OUT)/obj/%.o: tools/%.c $(MMSYNC_HDRS) | $(TOOLS_OUT)/obj
 $(MMSYNC_BIN): $(MMSYNC_OBJS) $(OUT)/libmmsync.so | $(TOOLS_OUT)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(SANFLAGS) $(CFLAGS) $(MMSYNC_OBJS) -o $@ $(LDFLAGS) \
-		$(LINK_SO) -lpthread -lm
+		$(LINK_SO) $(FOLLOW_LIBS) -lpthread -lm
 
 $(TOOLS_OUT)/dist/mmsync: $(MMSYNC_OBJS) $(OUT)/libmmsync.so | $(TOOLS_OUT)/dist
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(SANFLAGS) $(CFLAGS) $(MMSYNC_OBJS) -o $@ $(LDFLAGS) \
-		$(LINK_DIST) -lpthread -lm
+		$(LINK_DIST) $(FOLLOW_LIBS) -lpthread -lm
 
 # The USDT argument parser on both syntaxes; on the library's own notes
 # too where libelf is here.
