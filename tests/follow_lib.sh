@@ -5,7 +5,8 @@
 # follow_main "$@". Each test runs in its own `sh -e` process in a
 # directory $T of its own under a private /dev/shm directory, removed at
 # the end whatever happens; what a test started with spawn (or listed in
-# $T/pids) is killed when it ends, and each test has a time limit.
+# $T/pids) is killed when it ends, the directories listed in $T/rmdirs
+# (outside /dev/shm) are removed, and each test has a time limit.
 
 # die MESSAGE: fail the current test.
 die() {
@@ -116,7 +117,8 @@ idle_no_polling() {
 		echo "# strace could not attach: $(head -n1 "$T/strace.err")"
 		return 0
 	fi
-	if grep -E 'nanosleep|= 0 \(Timeout\)' "$T/strace" >/dev/null; then
+	# (A zero timeout is a check, not a sleep: curl makes some.)
+	if grep -E 'nanosleep|[1-9][0-9]*\) += 0 \(Timeout\)' "$T/strace" >/dev/null; then
 		sed 's/^/#   strace: /' "$T/strace" | head -n 20 >&2
 		die "the idle follower wakes up on a timer"
 	fi
@@ -145,7 +147,7 @@ follow_main() {
 		T=$2
 		export T
 		# Not under set -e: a process that is gone already is fine.
-		trap 'set +e; for p in $(cat "$T/pids" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null' EXIT
+		trap 'set +e; for p in $(cat "$T/pids" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; for d in $(cat "$T/rmdirs" 2>/dev/null); do rm -rf "$d"; done' EXIT
 		trap 'exit 1' INT TERM
 		set -e
 		"t_$3"
@@ -157,6 +159,10 @@ follow_main() {
 	trap 'follow_cleanup' EXIT
 	trap 'exit 130' INT TERM
 	echo "1..$(echo $tests | wc -w)"
+	# The script's own setup (servers for all tests; may set skip_all).
+	if [ -x "$M" ] && command -v suite_setup >/dev/null; then
+		suite_setup
+	fi
 	i=0
 	failed=0
 	for t in $tests; do
@@ -167,6 +173,12 @@ follow_main() {
 		fi
 		if [ -n "${skip_all:-}" ]; then
 			echo "ok $i $t # SKIP $skip_all"
+			continue
+		fi
+		if [ -n "${fail_all:-}" ]; then
+			echo "# FAIL: $fail_all"
+			echo "not ok $i $t"
+			failed=$((failed + 1))
 			continue
 		fi
 		mkdir "$top/$t"
