@@ -370,7 +370,97 @@ t_tls() {
 	wait_for 5 holds_str "$T/ch" again || die "the watch over TLS did not publish"
 }
 
+# A fake gateway that answers wrong, one way per URL path prefix.
+fake_gateway() {
+	cat >"$T/fake.py" <<'PY'
+import base64, http.server, json, sys, time
+K = base64.b64encode(b"/t/f").decode()
+def kv(rev, value):
+    return {"key": K, "mod_revision": str(rev), "value": value}
+RANGE = {
+    "badb64": {"header": {"revision": "5"}, "kvs": [kv(5, "!!!=")]},
+    "notjson": "hello, I am not etcd",
+    "norev": {"kvs": []},
+    "types": {"header": {"revision": {"a": 1}}, "kvs": "no"},
+    "garbage": {"header": {"revision": "5"}, "kvs": [kv(5, "djE=")]},
+    "events": {"header": {"revision": "5"}, "kvs": [kv(5, "djE=")]},
+}
+WATCH = {
+    "garbage": '{"result":{"created":true}}\n{"result": nope',
+    "events": "".join(json.dumps(m) + "\n" for m in [
+        {"result": {"created": True}},
+        {"result": {"events": "not an array"}},
+    ]),
+    "events2": "".join(json.dumps(m) + "\n" for m in [
+        {"result": {"created": True}},
+        {"result": {"events": [
+            {"kv": {"key": "b3RoZXI=", "mod_revision": "6", "value": "eA=="}},
+            {"kv": {"key": K, "mod_revision": "4", "value": "b2xk"}},
+            {"kv": {"key": K, "mod_revision": "7", "value": "djI="}},
+            {"nokv": 1}, {"kv": "str"}, {"kv": {"key": 7}},
+        ]}},
+        {"result": {"events": []}}, [], 5, "str",
+    ]),
+}
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+    def log_message(self, *a):
+        pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        mode, _, api = self.path.lstrip("/").partition("/")
+        if api == "v3/kv/range":
+            r = RANGE.get(mode if mode != "events2" else "events")
+            body = r if isinstance(r, str) else json.dumps(r)
+        else:
+            body = WATCH.get(mode, "")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+        if api == "v3/watch" and mode == "events2":
+            time.sleep(30)  # a stream that stays open
+s = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+s.serve_forever()
+PY
+	fport=$(free_port)
+	/usr/bin/python3 "$T/fake.py" "$fport" 2>"$T/fake.log" &
+	echo $! >>"$T/pids"
+	wait_for 5 sh -c "grep -qi ':$(printf %04X "$fport") ' /proc/net/tcp" || die "the fake gateway did not start"
+}
+
+# Answers that are not what etcd sends: a line and a retry, never a crash
+# or a wrong publish.
+t_broken_servers() {
+	[ -x /usr/bin/python3 ] || { echo "SKIP: no /usr/bin/python3 for a fake gateway"; return 0; }
+	fake_gateway
+	u=http://127.0.0.1:$fport
+	for m in badb64 notjson norev types garbage events events2; do
+		spawn "$M" follow "$T/$m" --etcd "$u/$m" /t/f 2>"$T/log.$m"
+		eval "pid_$m=\$bgpid"
+	done
+	expect_log "$T/log.badb64" "etcd $u/badb64: etcd sent a value that is not base64 \(revision 5\); retrying in"
+	expect_log "$T/log.notjson" "etcd $u/notjson: range: the answer is not JSON; retrying in"
+	expect_log "$T/log.norev" "etcd $u/norev: range: an answer without a revision; retrying in"
+	expect_log "$T/log.types" "etcd $u/types: range: an answer without a revision; retrying in"
+	expect_log "$T/log.garbage" "etcd $u/garbage: watch: not JSON \(.*\); retrying in"
+	expect_log "$T/log.events" "etcd $u/events: watch: events is no array; retrying in"
+	# The one event that is ours and newer is published; the rest not.
+	wait_for 5 holds_str "$T/events2" v2 || die "events2: $(cat "$T/log.events2")"
+	expect_log "$T/log.events2" "watch: not JSON|a message without a result"
+	sleep 0.5
+	for m in badb64 notjson norev types garbage events events2; do
+		eval "p=\$pid_$m"
+		alive "$p" || die "the follower of the '$m' server died: $(cat "$T/log.$m")"
+	done
+	for m in badb64 notjson norev types; do
+		expect_eq "$(gen_of "$T/$m")" 0 "generation from the '$m' server"
+	done
+	expect_eq "$(gen_of "$T/events2")" 2 "generations from the events2 server (v1, then revision 7)"
+}
+
 tests="initial_value hundred_quick_puts etcd_restart compaction one_mib_value
-key_deleted bad_url_and_unreachable unchanged_and_busy auth tls"
+key_deleted bad_url_and_unreachable broken_servers unchanged_and_busy auth
+tls"
 limit=60
 follow_main "$@"

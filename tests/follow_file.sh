@@ -316,8 +316,36 @@ t_sigterm_finishes_the_publish() {
 	expect_log "$T/log" "SIGHUP: stopped at gen 3"
 }
 
+# examples/mmsync-follow@.service: systemd takes it, and its ExecStart
+# line is a follow command that works.
+t_systemd_unit_example() {
+	unit=$(dirname "$self")/../examples/mmsync-follow@.service
+	[ -f "$unit" ] || die "no $unit"
+	printf 'v' >"$T/f"
+	printf 'MMSYNC_FOLLOW_ARGS=--once %s\n' "$T/f" >"$T/ch.conf"
+	if command -v systemd-analyze >/dev/null; then
+		mkdir "$T/units"
+		sed -e "s|/usr/bin/mmsync|$M|" -e "s|/etc/mmsync/follow/%i.conf|$T/ch.conf|" \
+			"$unit" >"$T/units/mmsync-follow@test.service"
+		systemd-analyze verify --man=no "$T/units/mmsync-follow@test.service" >"$T/verify" 2>&1 ||
+			die "systemd-analyze verify: $(cat "$T/verify")"
+		[ ! -s "$T/verify" ] || die "systemd-analyze verify: $(cat "$T/verify")"
+	else
+		echo "# no systemd-analyze: the unit is not verified"
+	fi
+	# ExecStart, as systemd would run it: %i the instance, the variable
+	# from the EnvironmentFile split into words.
+	args=$(sed -n 's/^MMSYNC_FOLLOW_ARGS=//p' "$T/ch.conf")
+	cmd=$(sed -n 's/^ExecStart=//p' "$unit" | sed -e "s|^/usr/bin/mmsync|$M|" \
+		-e "s|%i|$T/ch|" -e "s|\$MMSYNC_FOLLOW_ARGS|$args|")
+	# shellcheck disable=SC2086
+	set -- $cmd
+	expect_rc 0 "$@"
+	holds_str "$T/ch" v || die "the unit's command did not publish: $(cat "$T/err")"
+}
+
 tests="rename_over in_place_rewrite unchanged_is_skipped configmap_symlink_swap
 slow_write delete_and_recreate once_and_errors second_follower_is_busy
-sigterm_finishes_the_publish"
+sigterm_finishes_the_publish systemd_unit_example"
 limit=60
 follow_main "$@"
