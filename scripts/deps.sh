@@ -56,6 +56,8 @@ cmd bpftool      bpftool            bcB   opt
 hdr bpf/libbpf.h libbpf-dev         bcB   opt
 hdr gelf.h       libelf-dev         bcB   opt
 hdr zlib.h       zlib1g-dev         bcB   opt
+hdr curl/curl.h  libcurl4-openssl-dev bcB opt
+hdr json-c/json.h libjson-c-dev     bcB   opt
 cmd c++          g++                cB    req
 cmd pkg-config   pkg-config         cB    opt
 cmd xz           xz-utils           chB   req
@@ -64,6 +66,8 @@ cmd strace       strace             cB    opt
 cmd bpftrace     bpftrace           cB    opt
 cmd valgrind     valgrind           cB    opt
 cmd spin         spin               cB    opt
+cmd etcd         etcd-server        cB    opt
+cmd etcdctl      etcd-client        cB    opt
 hdr lmdb.h       liblmdb-dev        B     opt
 hdr urcu.h       liburcu-dev        B     opt
 cmd gnuplot      gnuplot-nox        B     opt

@@ -318,6 +318,7 @@ t_auth() {
 	expect_log "$T/log4" "^mmsync: $T/ch4: etcd $EURL: HTTP [0-9]+: etcdserver: user name is empty; retrying in"
 	(unset MMSYNC_ETCD_PASSWORD; exec "$M" follow "$T/ch5" --etcd "$EURL" --user root /t/a) >"$T/out" 2>"$T/err" && die "--user without a password started"
 	expect_err "^mmsync: $T/ch5: --user root: no password"
+	[ ! -e "$T/ch5_state" ] || die "a follower that could not start created the channel"
 	ectl --user root:s3cret put /t/a v2 >/dev/null
 	wait_for 5 holds_str "$T/ch" v2 || die "a put with auth on was not published"
 	# A restarted etcd forgets its tokens: the follower authenticates again.

@@ -425,20 +425,21 @@ static int follow(struct follow_args *a)
 	stop_fd = stop_fd_open();
 	if (stop_fd < 0)
 		return cli_error(a->c.name, "signalfd", stop_fd, NULL);
+	/* The source first: one that cannot start creates no channel. */
+	if (kind->open(&a->c, &src)) {
+		close(stop_fd);
+		return CLI_FAIL;
+	}
 	a->o.sz = sizeof(a->o);
 	err = mmsync_writer_open(a->c.name, &a->o, &f.w);
 	if (err) {
-		close(stop_fd);
-		return open_error(a->c.name, err);
-	}
-	read_current(&f);
-	if (kind->open(&a->c, &src)) {
-		rc = CLI_FAIL;
+		rc = open_error(a->c.name, err);
 	} else {
+		read_current(&f);
 		rc = run(&f, src, stop_fd);
-		src->ops->close(src);
+		mmsync_writer_close(f.w);
 	}
-	mmsync_writer_close(f.w);
+	src->ops->close(src);
 	free(f.hash_buf);
 	close(stop_fd);
 	return rc;

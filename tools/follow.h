@@ -77,7 +77,10 @@ struct follow_kind {
 	const struct argp *argp;
 	/* Did its options select it? NULL: the default kind (files). */
 	bool (*chosen)(void);
-	/* 0 and *@out, or -errno after printing why. */
+	/*
+	 * 0 and *@out, or -errno after printing why. Called before the
+	 * channel is opened: it checks what it can, but does not wait.
+	 */
 	int (*open)(const struct follow_ctx *c, struct follow_source **out);
 };
 
