@@ -569,8 +569,10 @@ struct mmsync_stats {
 	uint64_t created_ns; /* CLOCK_REALTIME when the channel was created */
 	uint64_t publishes;
 	uint64_t grace_waits; /* publishes that had to wait for a reader */
-	uint64_t evictions; /* live readers evicted after the grace period */
-	uint64_t reclaims; /* dead readers' pins reclaimed */
+	/* Live readers' pins the writer stopped waiting for (grace over). */
+	uint64_t evictions;
+	/* Dead readers' pins the writer did not wait for. */
+	uint64_t reclaims;
 	uint64_t refusals; /* publishes refused (MMSYNC_GRACE_REFUSE) */
 	uint64_t waited_ns; /* total time publishes waited for readers */
 	uint64_t writer_opens;
@@ -622,14 +624,19 @@ struct mmsync_reader_info {
 	uint32_t waiting; /* 1: blocked in mmsync_wait() or polling its fd */
 };
 
-/** Called for each used reader entry; return non-zero to stop. */
+/**
+ * Called for each used reader entry; return 0 to go on, a positive value
+ * to stop, a negative errno to stop and have mmsync_foreach_reader()
+ * return it.
+ */
 typedef int (*mmsync_reader_fn)(const struct mmsync_reader_info *ri, void *arg);
 
 /**
  * @brief Call @fn for every used entry of channel @name's reader table,
  *        live or dead, in table order. Liveness is tested with
  *        F_OFD_GETLK on the entry's lock byte; nothing is locked.
- * @return the number of entries passed to @fn; the errors of mmsync_stat().
+ * @return the number of entries passed to @fn; the negative value @fn
+ *         returned, if it did; the errors of mmsync_stat().
  */
 MMSYNC_API int mmsync_foreach_reader(const char *name, mmsync_reader_fn fn,
 				     void *arg);
