@@ -196,6 +196,9 @@ MMSYNC_HIDDEN int mmsync_map_table(int fd, uint64_t size, bool writable,
 				   void **out, size_t *len);
 
 /* table.c: the reader table, both sides. */
+enum mmsync_count { MMSYNC_COUNT_CLAIMED, MMSYNC_COUNT_WAITERS };
+MMSYNC_HIDDEN void mmsync_count_add(unsigned char *table, uint32_t n,
+				    enum mmsync_count which, int delta);
 MMSYNC_HIDDEN int mmsync_entry_claim(struct mmsync_reader *r);
 MMSYNC_HIDDEN void mmsync_entry_release(struct mmsync_reader *r);
 MMSYNC_HIDDEN void mmsync_entry_reassert(struct mmsync_reader *r);
@@ -209,8 +212,7 @@ MMSYNC_HIDDEN int mmsync_reader_heal(struct mmsync_reader *r);
 /* notify.c */
 MMSYNC_HIDDEN void mmsync_notify_close(struct mmsync_reader *r);
 MMSYNC_HIDDEN void mmsync_notify_forked(struct mmsync_reader *r);
-MMSYNC_HIDDEN void mmsync_notify_waiters(struct mmsync_writer *w,
-					 uint64_t now);
+MMSYNC_HIDDEN void mmsync_notify_waiters(struct mmsync_writer *w, uint64_t now);
 
 /* fence.c */
 MMSYNC_HIDDEN bool mmsync_membarrier_available(void);

@@ -70,11 +70,6 @@
 #define MAX_SLEEP_NS 1000000000ll
 #define VERIFY_NS 1000000000ull /* the writer's check of a count of 0 */
 
-static struct mmsync_table_hdr *thdr(const struct mmsync_reader *r)
-{
-	return (struct mmsync_table_hdr *)r->table;
-}
-
 /* ---- Reader ---------------------------------------------------------- */
 
 /* Watch the state object, through our own descriptor of it. */
@@ -130,12 +125,32 @@ static void arm(struct mmsync_reader *r)
 		return;
 	if (READ_SHARED(e->wait) == 0) {
 		WRITE_SHARED(e->wait, 1);
-		/* Pairs with the writer's seq_cst load of the count. */
-		__atomic_fetch_add(&thdr(r)->waiters, 1, __ATOMIC_SEQ_CST);
+		/* seq_cst: pairs with the writer's seq_cst load of the count. */
+		mmsync_count_add(r->table, r->nr_entries, MMSYNC_COUNT_WAITERS,
+				 1);
 	} else {
 		mmsync_smp_mb();
 	}
 	r->armed = true;
+}
+
+/*
+ * Arm, and make sure the words went to the shared table: a table that a
+ * hostile reader left truncated turns our stores into a private page (the
+ * SIGBUS guard), which the writer never sees. Give it its pages back and
+ * arm again.
+ */
+static void arm_shared(struct mmsync_reader *r)
+{
+	int tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		if (r->table_lost)
+			mmsync_reader_heal(r);
+		arm(r);
+		if (!r->table_lost)
+			return;
+	}
 }
 
 static void disarm(struct mmsync_reader *r)
@@ -148,7 +163,7 @@ static void disarm(struct mmsync_reader *r)
 	if (READ_SHARED(e->wait) == 0)
 		return;
 	WRITE_SHARED(e->wait, 0);
-	__atomic_fetch_sub(&thdr(r)->waiters, 1, __ATOMIC_RELEASE);
+	mmsync_count_add(r->table, r->nr_entries, MMSYNC_COUNT_WAITERS, -1);
 }
 
 /* Read the queued events away: from here on, only new ones count. */
@@ -179,7 +194,7 @@ int mmsync_reader_fd(struct mmsync_reader *r)
 	if (err)
 		return err;
 	/* From now on, every publish notifies this descriptor. */
-	arm(r);
+	arm_shared(r);
 	r->fd_given = true;
 	return r->ino_fd;
 }
@@ -235,13 +250,17 @@ int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen, int64_t timeout_ns)
 	if (!r)
 		return -EINVAL;
 	start = mmsync_now_ns();
-	if (r->forked)
+	/*
+	 * A forked child takes its entry; a table that lost pages under us
+	 * gets them back, or our wait word would go to a private page.
+	 */
+	if (r->forked || r->table_lost)
 		mmsync_reader_heal(r);
 	if (timeout_ns == 0) {
 		/* Consume: drain first, then look (no lost wake-up). */
 		if (r->ino_fd >= 0) {
 			if (r->fd_given)
-				arm(r); /* again, if someone cleared it */
+				arm_shared(r); /* again, if it was cleared */
 			drain(r);
 		}
 		if (gen_now(r) > after_gen)
@@ -252,7 +271,7 @@ int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen, int64_t timeout_ns)
 		return 0;
 	if (notify_open(r) || !r->ent)
 		return sleep_poll(r, after_gen, timeout_ns, start);
-	arm(r);
+	arm_shared(r);
 	for (;;) {
 		drain(r);
 		if (gen_now(r) > after_gen) {
@@ -269,6 +288,8 @@ int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen, int64_t timeout_ns)
 			break;
 		}
 		sleep_on(r, left);
+		if (r->table_lost)
+			arm_shared(r);
 	}
 	if (!r->fd_given)
 		disarm(r);
