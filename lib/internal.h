@@ -96,6 +96,8 @@ struct mmsync_writer {
 	uint64_t wdistrust_until;
 	/* Set by the SIGBUS guard: the table lost pages under our mapping. */
 	volatile sig_atomic_t table_lost;
+	/* Set by the SIGBUS guard: a slot's file lost pages under a copy. */
+	volatile sig_atomic_t slot_lost[2];
 	XXH3_state_t *xxh; /* streaming hash state (publish, publish_fd) */
 	/* publish_fd.c: io_uring state, created on first use; opts. */
 	struct mmsync_uring *uring;
@@ -172,6 +174,7 @@ enum mmsync_guard_kind {
 	MMSYNC_GUARD_READER_STATE, /* zeros; the handle fails -EBADMSG */
 	MMSYNC_GUARD_READER_TABLE, /* private page; the entry is repaired */
 	MMSYNC_GUARD_WRITER_TABLE, /* zeros; repaired at the next publish */
+	MMSYNC_GUARD_WRITER_DATA, /* a private page; the copy is done again */
 };
 MMSYNC_HIDDEN int mmsync_guard_add(void *owner, enum mmsync_guard_kind kind,
 				   int slot, const void *base, uint64_t len,
@@ -229,6 +232,8 @@ MMSYNC_HIDDEN void mmsync_slot_commit(struct mmsync_writer *w, uint64_t len,
 				      uint64_t sum,
 				      struct mmsync_publish_info *info);
 MMSYNC_HIDDEN int mmsync_writer_usable(const struct mmsync_writer *w);
+MMSYNC_HIDDEN int mmsync_slot_heal(struct mmsync_writer *w, int i);
+MMSYNC_HIDDEN int mmsync_slot_check_file(struct mmsync_writer *w, int i);
 
 /* publish_fd.c */
 MMSYNC_HIDDEN void mmsync_uring_free(struct mmsync_writer *w);
