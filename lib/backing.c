@@ -245,7 +245,11 @@ int mmsync_slot_grow(struct mmsync_writer *w, int i, uint64_t cap)
 	}
 	if (p == MAP_FAILED)
 		return -errno;
+	if (w->map[i])
+		mmsync_guard_del(w, w->map[i]);
 	w->map[i] = p;
 	w->map_len[i] = cap;
+	/* Best effort: without it, a truncated file is SIGBUS in the copy. */
+	mmsync_guard_add(w, MMSYNC_GUARD_WRITER_DATA, i, p, cap, w->data_fd[i]);
 	return 0;
 }

@@ -215,11 +215,25 @@ static int memfd_writer_ready(struct mmsync_writer *w)
 
 static void memfd_writer_close(struct mmsync_writer *w)
 {
+	struct flock fl = { .l_type = F_UNLCK,
+			    .l_whence = SEEK_SET,
+			    .l_start = MMSYNC_WRITER_LOCK_OFF,
+			    .l_len = 1 };
 	struct memfd_bk *b = w->bk;
 	int i;
 
 	if (!b)
 		return;
+	/*
+	 * The channel ends: drop the "alive" lock, then touch the state, so
+	 * that waiting readers wake and find it gone (-EPIPE). A memfd's
+	 * close makes no inotify event; a writer that dies without closing
+	 * is found by the waiters' once-a-second look.
+	 */
+	if (w->opened && !w->forked && w->state_fd >= 0 && b->ro_state >= 0) {
+		fcntl(w->state_fd, F_OFD_SETLK, &fl);
+		futimens(b->ro_state, NULL);
+	}
 	mmsync_handoff_close(b->ho);
 	if (b->ro_state >= 0)
 		close(b->ro_state);

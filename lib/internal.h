@@ -91,8 +91,13 @@ struct mmsync_writer {
 	/* grace.c: checks of the readers' claimed count (table.c). */
 	uint64_t verify_ns; /* last full check of the table */
 	uint64_t distrust_until; /* scan every publish until then */
+	/* notify.c: the same for the waiters count. */
+	uint64_t wverify_ns;
+	uint64_t wdistrust_until;
 	/* Set by the SIGBUS guard: the table lost pages under our mapping. */
 	volatile sig_atomic_t table_lost;
+	/* Set by the SIGBUS guard: a slot's file lost pages under a copy. */
+	volatile sig_atomic_t slot_lost[2];
 	XXH3_state_t *xxh; /* streaming hash state (publish, publish_fd) */
 	/* publish_fd.c: io_uring state, created on first use; opts. */
 	struct mmsync_uring *uring;
@@ -142,9 +147,10 @@ struct mmsync_reader {
 	struct mmsync_reader *fk_next, *fk_prev;
 	bool forked; /* inherited across fork(): take a new entry */
 	uint64_t pin_sink; /* f.pin in a forked child until it has an entry */
-	/* notify.c: the inotify instance of this handle, or -errno. */
+	/* notify.c: this handle's inotify instance (-1: none yet). */
 	int ino_fd;
-	bool waiting; /* our entry's wait word is set */
+	bool armed; /* our entry's wait word is set, and counted */
+	bool fd_given; /* mmsync_reader_fd() handed ino_fd out: stay armed */
 };
 
 /* util.c */
@@ -168,6 +174,7 @@ enum mmsync_guard_kind {
 	MMSYNC_GUARD_READER_STATE, /* zeros; the handle fails -EBADMSG */
 	MMSYNC_GUARD_READER_TABLE, /* private page; the entry is repaired */
 	MMSYNC_GUARD_WRITER_TABLE, /* zeros; repaired at the next publish */
+	MMSYNC_GUARD_WRITER_DATA, /* a private page; the copy is done again */
 };
 MMSYNC_HIDDEN int mmsync_guard_add(void *owner, enum mmsync_guard_kind kind,
 				   int slot, const void *base, uint64_t len,
@@ -192,12 +199,23 @@ MMSYNC_HIDDEN int mmsync_map_table(int fd, uint64_t size, bool writable,
 				   void **out, size_t *len);
 
 /* table.c: the reader table, both sides. */
+enum mmsync_count { MMSYNC_COUNT_CLAIMED, MMSYNC_COUNT_WAITERS };
+MMSYNC_HIDDEN void mmsync_count_add(unsigned char *table, uint32_t n,
+				    enum mmsync_count which, int delta);
 MMSYNC_HIDDEN int mmsync_entry_claim(struct mmsync_reader *r);
 MMSYNC_HIDDEN void mmsync_entry_release(struct mmsync_reader *r);
 MMSYNC_HIDDEN void mmsync_entry_reassert(struct mmsync_reader *r);
 MMSYNC_HIDDEN int mmsync_table_repair_reader(struct mmsync_reader *r);
 MMSYNC_HIDDEN int mmsync_entry_alive(int table_fd, uint32_t i);
 MMSYNC_HIDDEN void mmsync_table_repair_writer(struct mmsync_writer *w);
+
+/* reader.c */
+MMSYNC_HIDDEN int mmsync_reader_heal(struct mmsync_reader *r);
+
+/* notify.c */
+MMSYNC_HIDDEN void mmsync_notify_close(struct mmsync_reader *r);
+MMSYNC_HIDDEN void mmsync_notify_forked(struct mmsync_reader *r);
+MMSYNC_HIDDEN void mmsync_notify_waiters(struct mmsync_writer *w, uint64_t now);
 
 /* fence.c */
 MMSYNC_HIDDEN bool mmsync_membarrier_available(void);
@@ -214,6 +232,8 @@ MMSYNC_HIDDEN void mmsync_slot_commit(struct mmsync_writer *w, uint64_t len,
 				      uint64_t sum,
 				      struct mmsync_publish_info *info);
 MMSYNC_HIDDEN int mmsync_writer_usable(const struct mmsync_writer *w);
+MMSYNC_HIDDEN int mmsync_slot_heal(struct mmsync_writer *w, int i);
+MMSYNC_HIDDEN int mmsync_slot_check_file(struct mmsync_writer *w, int i);
 
 /* publish_fd.c */
 MMSYNC_HIDDEN void mmsync_uring_free(struct mmsync_writer *w);

@@ -31,17 +31,11 @@ static uint64_t round_up(uint64_t v, uint64_t a)
 int mmsync_slot_reserve(struct mmsync_writer *w, int i, uint64_t len)
 {
 	uint64_t old = w->map_len[i], cap;
-	struct stat st;
 	int err;
 
-	/*
-	 * A data file in a directory can be truncated behind our back (memfd
-	 * slots are sealed): give it its pages back before writing through
-	 * the mapping, or the copy would take SIGBUS.
-	 */
-	if (!w->sealed && old && fstat(w->data_fd[i], &st) == 0 &&
-	    (uint64_t)st.st_size < old) {
-		err = mmsync_slot_grow(w, i, old);
+	/* A fault the SIGBUS guard caught in an earlier publish: repair. */
+	if (w->slot_lost[i]) {
+		err = mmsync_slot_heal(w, i);
 		if (err)
 			return err;
 	}
@@ -64,6 +58,46 @@ int mmsync_slot_reserve(struct mmsync_writer *w, int i, uint64_t len)
 	/* Read by readers' slow path only; the file already has the bytes. */
 	WRITE_SHARED(w->hdr->cap[i], cap);
 	return 0;
+}
+
+/*
+ * A data file in a directory can be truncated behind our back by its owner
+ * or root (memfd slots are sealed). Writes through the mapping are guarded
+ * (sigbus.c: the copy lands in a private page and slot_lost says so), at
+ * no cost per publish. This gives the file its pages back and maps it over
+ * the guard's pages.
+ */
+int mmsync_slot_heal(struct mmsync_writer *w, int i)
+{
+	int err;
+
+	w->slot_lost[i] = 0;
+	err = mmsync_reserve_space(w->data_fd[i], w->map_len[i], w->hugetlb);
+	if (!err &&
+	    mmap(w->map[i], w->map_len[i], PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, w->data_fd[i], 0) == MAP_FAILED)
+		err = -errno;
+	if (err)
+		w->slot_lost[i] = 1;
+	return err;
+}
+
+/*
+ * For writes the guard cannot see (the kernel's, in publish_fd: they fail
+ * with EFAULT instead of faulting): make sure slot @i's file holds its
+ * mapping. One fstat, for a fill that reads a file anyway.
+ */
+int mmsync_slot_check_file(struct mmsync_writer *w, int i)
+{
+	struct stat st;
+
+	if (w->sealed || !w->map_len[i])
+		return 0;
+	if (fstat(w->data_fd[i], &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size >= w->map_len[i])
+		return 0;
+	return mmsync_slot_heal(w, i);
 }
 
 static uint64_t copy_and_hash(struct mmsync_writer *w, void *dst,
@@ -161,7 +195,7 @@ int mmsync_slot_begin(struct mmsync_writer *w, uint64_t len,
 void mmsync_slot_commit(struct mmsync_writer *w, uint64_t len, uint64_t sum,
 			struct mmsync_publish_info *info)
 {
-	uint64_t next = w->gen + 1;
+	uint64_t next = w->gen + 1, now;
 	struct mmsync__slot *s = &w->hdr->hot.slot[next & 1];
 
 	__atomic_store_n(&s->size, len, __ATOMIC_RELAXED);
@@ -169,11 +203,14 @@ void mmsync_slot_commit(struct mmsync_writer *w, uint64_t len, uint64_t sum,
 	__atomic_store_n(&s->gen, next, __ATOMIC_RELAXED);
 	/*
 	 * Pairs with the acquire loads of hot.gen in mmsync_read_begin(): a
-	 * reader that sees next sees the slot's bytes and metadata above
-	 * (x86: a plain store; ARM64: stlr).
+	 * reader that sees next sees the slot's bytes and metadata above.
+	 * seq_cst, an exchange (x86: xchg; ARM64: swpal), for the waiters:
+	 * it comes before the load of their count in mmsync_notify_waiters()
+	 * in the one total order (notify.c says why that is enough).
 	 */
-	__atomic_store_n(&w->hdr->hot.gen, next, __ATOMIC_RELEASE);
-	WRITE_SHARED(w->hdr->pub_ns, mmsync_now_ns());
+	__atomic_exchange_n(&w->hdr->hot.gen, next, __ATOMIC_SEQ_CST);
+	now = mmsync_now_ns();
+	WRITE_SHARED(w->hdr->pub_ns, now);
 	w->gen = next;
 	w->resv_slot = 0;
 	w->resv_len = 0;
@@ -183,6 +220,7 @@ void mmsync_slot_commit(struct mmsync_writer *w, uint64_t len, uint64_t sum,
 	info->gen = next;
 	info->checksum = sum;
 	info->size = len;
+	mmsync_notify_waiters(w, now);
 	MMSYNC_PROBE4(publish_end, w->chan_id, next, len, sum);
 }
 
@@ -205,6 +243,16 @@ int mmsync_publish(struct mmsync_writer *w, const void *buf, size_t len,
 	if (err)
 		return err;
 	sum = len ? copy_and_hash(w, dst, buf, len) : XXH3_64bits(buf, 0);
+	/* The slot's file was truncated under the copy: repair, copy again. */
+	if (len && w->slot_lost[(w->gen + 1) & 1]) {
+		err = mmsync_slot_heal(w, (int)((w->gen + 1) & 1));
+		if (err)
+			return err;
+		dst = w->map[(w->gen + 1) & 1];
+		sum = copy_and_hash(w, dst, buf, len);
+		if (w->slot_lost[(w->gen + 1) & 1])
+			return -EIO;
+	}
 	mmsync_slot_commit(w, len, sum, info);
 	return 0;
 }
@@ -239,6 +287,13 @@ int mmsync_commit(struct mmsync_writer *w, size_t len,
 		return mmsync_writer_usable(w);
 	if (!w->resv_ptr || len > w->resv_len)
 		return -EINVAL;
+	/* The slot's file was truncated under the caller's writes: void. */
+	if (w->slot_lost[(w->gen + 1) & 1]) {
+		mmsync_slot_heal(w, (int)((w->gen + 1) & 1));
+		w->resv_ptr = NULL;
+		w->resv_len = 0;
+		return -EIO;
+	}
 	if (!info)
 		info = &tmp;
 	/* What mmsync_reserve()'s wait did, then the commit itself. */

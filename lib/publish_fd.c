@@ -307,6 +307,9 @@ static int room(struct fill *f, uint64_t need, struct mmsync_publish_info *info)
 		err = mmsync_slot_reserve(f->w, i, need);
 		p = f->w->map[i];
 	}
+	/* The kernel's writes into a truncated file fail, they do not fault. */
+	if (!err)
+		err = mmsync_slot_check_file(f->w, i);
 	if (err)
 		return err;
 	f->dst = p;

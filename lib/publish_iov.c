@@ -90,6 +90,16 @@ int mmsync_publish_iov(struct mmsync_writer *w, const struct iovec *iov, int n,
 		return err;
 	sum = total ? gather_and_hash(w->xxh, dst, iov, n, total) :
 		      XXH3_64bits(dst, 0);
+	/* The slot's file was truncated under the copy: repair, copy again. */
+	if (total && w->slot_lost[(w->gen + 1) & 1]) {
+		err = mmsync_slot_heal(w, (int)((w->gen + 1) & 1));
+		if (err)
+			return err;
+		dst = w->map[(w->gen + 1) & 1];
+		sum = gather_and_hash(w->xxh, dst, iov, n, total);
+		if (w->slot_lost[(w->gen + 1) & 1])
+			return -EIO;
+	}
 	mmsync_slot_commit(w, total, sum, info);
 	return 0;
 }

@@ -19,6 +19,8 @@
  *                  which read_end's slot check covers); the next slow
  *                  read gives the file its pages back and maps it again;
  *   writer table   zeros (no pin seen there); the next publish repairs.
+ *   writer data    a private page, so the copy completes; the publish
+ *                  sees slot_lost, repairs the file and copies again.
  * Faults anywhere else go to the handler installed before ours, or to the
  * default action.
  *
@@ -92,6 +94,9 @@ static void mark(const struct guard *g)
 	case MMSYNC_GUARD_WRITER_TABLE:
 		w->table_lost = 1;
 		break;
+	case MMSYNC_GUARD_WRITER_DATA:
+		w->slot_lost[g->slot] = 1;
+		break;
 	}
 }
 
@@ -122,7 +127,9 @@ static void on_sigbus(int sig, siginfo_t *info, void *uctx)
 			continue;
 		page = a & ~(uintptr_t)(guards[i].granule - 1);
 		if (mmap((void *)page, guards[i].granule,
-			 guards[i].kind == MMSYNC_GUARD_READER_TABLE ?
+			 guards[i].kind == MMSYNC_GUARD_READER_TABLE ||
+					 guards[i].kind ==
+						 MMSYNC_GUARD_WRITER_DATA ?
 				 PROT_READ | PROT_WRITE :
 				 PROT_READ,
 			 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1,
@@ -192,6 +199,7 @@ int mmsync_guard_add(void *owner, enum mmsync_guard_kind kind, int slot,
 	int i, err;
 
 	if (kind != MMSYNC_GUARD_WRITER_TABLE &&
+	    kind != MMSYNC_GUARD_WRITER_DATA &&
 	    (r->uflags & MMSYNC_READ_NO_SIGBUS_GUARD))
 		return 0;
 	pthread_once(&once, at_fork_once);

@@ -38,6 +38,48 @@ static struct mmsync_table_hdr *thdr(void *table)
 	return table;
 }
 
+/* Entries whose word @which is set: what count @which should say. */
+static uint64_t recount(const unsigned char *table, uint32_t n,
+			enum mmsync_count which)
+{
+	const struct mmsync_entry *e;
+	uint64_t k = 0;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		e = (const void *)(table + mmsync_entry_off(i));
+		k += which == MMSYNC_COUNT_CLAIMED ?
+			     READ_SHARED(e->claimed) != 0 :
+			     READ_SHARED(e->wait) != 0;
+	}
+	return k;
+}
+
+/*
+ * Add @delta (+1 or -1) to count @which of the table (@n entries). An
+ * increment is a seq_cst RMW: the fence the count's readers pair with
+ * (grace.c may_skip(), notify.c); a decrement releases what came before.
+ * A count a hostile process set near the wrap (0 after an increment) or
+ * beyond the table is counted again from the entries, so it heals at
+ * once; the recount is a hint like the count itself.
+ */
+void mmsync_count_add(unsigned char *table, uint32_t n, enum mmsync_count which,
+		      int delta)
+{
+	uint64_t *c = which == MMSYNC_COUNT_CLAIMED ? &thdr(table)->claimed :
+						      &thdr(table)->waiters;
+	uint64_t v;
+
+	if (delta > 0)
+		v = __atomic_add_fetch(c, 1, __ATOMIC_SEQ_CST);
+	else
+		v = __atomic_sub_fetch(c, 1, __ATOMIC_RELEASE);
+	if ((delta > 0 && v == 0) || v > n)
+		__atomic_compare_exchange_n(c, &v, recount(table, n, which),
+					    false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_RELAXED);
+}
+
 static int unlock_byte(int fd, off_t off)
 {
 	struct flock fl = {
@@ -54,18 +96,20 @@ static int unlock_byte(int fd, off_t off)
  * Forget what a dead owner left in @e, whose lock we now hold: its pin and
  * wait words, and (@keep_claim false) its claim.
  */
-static void clear_leftovers(struct mmsync_table_hdr *th, struct mmsync_entry *e,
+static void clear_leftovers(struct mmsync_reader *r, struct mmsync_entry *e,
 			    bool keep_claim)
 {
 	/* Pairs with the scan's acquire load of the pin (grace.c). */
 	__atomic_store_n(&e->pin, 0, __ATOMIC_RELEASE);
 	if (READ_SHARED(e->wait)) {
 		WRITE_SHARED(e->wait, 0);
-		__atomic_fetch_sub(&th->waiters, 1, __ATOMIC_RELEASE);
+		mmsync_count_add(r->table, r->nr_entries, MMSYNC_COUNT_WAITERS,
+				 -1);
 	}
 	if (!keep_claim && READ_SHARED(e->claimed)) {
 		WRITE_SHARED(e->claimed, 0);
-		__atomic_fetch_sub(&th->claimed, 1, __ATOMIC_RELEASE);
+		mmsync_count_add(r->table, r->nr_entries, MMSYNC_COUNT_CLAIMED,
+				 -1);
 	}
 }
 
@@ -75,7 +119,6 @@ static void clear_leftovers(struct mmsync_table_hdr *th, struct mmsync_entry *e,
  */
 static void sweep_dead(struct mmsync_reader *r, uint32_t from, uint32_t n)
 {
-	struct mmsync_table_hdr *th = thdr(r->table);
 	struct mmsync_entry *e;
 	uint32_t i;
 
@@ -86,7 +129,7 @@ static void sweep_dead(struct mmsync_reader *r, uint32_t from, uint32_t n)
 		if (mmsync_lock_byte(r->table_fd, (off_t)mmsync_entry_off(i)) !=
 		    0)
 			continue;
-		clear_leftovers(th, e, false);
+		clear_leftovers(r, e, false);
 		WRITE_SHARED(e->pid, 0);
 		unlock_byte(r->table_fd, (off_t)mmsync_entry_off(i));
 	}
@@ -113,7 +156,7 @@ static void fill_entry(struct mmsync_reader *r, struct mmsync_entry *e)
  * (grace.c, may_skip): store-buffering, so either the writer sees us, or
  * we see its newest generation and never pin the slot it reuses.
  */
-static void count_claim(struct mmsync_table_hdr *th, struct mmsync_entry *e)
+static void count_claim(struct mmsync_reader *r, struct mmsync_entry *e)
 {
 	if (READ_SHARED(e->claimed) == 1) {
 		/* A dead owner's claim, counted already: fence anyway. */
@@ -121,14 +164,13 @@ static void count_claim(struct mmsync_table_hdr *th, struct mmsync_entry *e)
 		return;
 	}
 	WRITE_SHARED(e->claimed, 1);
-	__atomic_fetch_add(&th->claimed, 1, __ATOMIC_SEQ_CST);
+	mmsync_count_add(r->table, r->nr_entries, MMSYNC_COUNT_CLAIMED, 1);
 }
 
 int mmsync_entry_claim(struct mmsync_reader *r)
 {
 	/* Bounded by what the writer-only state says and what we mapped. */
 	uint32_t n = r->nr_entries, fit, i;
-	struct mmsync_table_hdr *th = thdr(r->table);
 	struct mmsync_entry *e;
 	int err;
 
@@ -147,16 +189,15 @@ int mmsync_entry_claim(struct mmsync_reader *r)
 	e = mmsync_entry_at(r->table, i);
 	r->idx = i;
 	r->ent = e;
-	clear_leftovers(th, e, true);
+	clear_leftovers(r, e, true);
 	fill_entry(r, e);
-	count_claim(th, e);
+	count_claim(r, e);
 	sweep_dead(r, i + 1, n);
 	return 0;
 }
 
 void mmsync_entry_release(struct mmsync_reader *r)
 {
-	struct mmsync_table_hdr *th = thdr(r->table);
 	struct mmsync_entry *e = r->ent;
 
 	if (!e)
@@ -165,7 +206,7 @@ void mmsync_entry_release(struct mmsync_reader *r)
 	 * Release order: the pin's 0 and our reads before it, then the
 	 * count. The lock goes when the table descriptor is closed.
 	 */
-	clear_leftovers(th, e, false);
+	clear_leftovers(r, e, false);
 	WRITE_SHARED(e->pid, 0);
 	r->ent = NULL;
 }
@@ -184,7 +225,7 @@ void mmsync_entry_reassert(struct mmsync_reader *r)
 	if (READ_SHARED(e->pid) != (uint32_t)getpid())
 		fill_entry(r, e);
 	if (READ_SHARED(e->claimed) != 1)
-		count_claim(thdr(r->table), e);
+		count_claim(r, e);
 }
 
 /* 1: entry @i's owner lives (holds its write lock); 0: dead; -errno. */

@@ -38,6 +38,9 @@ static int map_data(struct mmsync_writer *w, int i)
 			return -errno;
 		}
 		w->map_len[i] = (uint64_t)st.st_size;
+		/* Best effort: without it, a truncated file is SIGBUS here. */
+		mmsync_guard_add(w, MMSYNC_GUARD_WRITER_DATA, i, w->map[i],
+				 w->map_len[i], w->data_fd[i]);
 	}
 	return 0;
 }
@@ -289,8 +292,10 @@ void mmsync_writer_close(struct mmsync_writer *w)
 	if (w->ops && w->ops->writer_close)
 		w->ops->writer_close(w);
 	for (i = 0; i < 2; i++) {
-		if (w->map[i])
+		if (w->map[i]) {
+			mmsync_guard_del(w, w->map[i]);
 			munmap(w->map[i], w->map_len[i]);
+		}
 		if (w->data_fd[i] >= 0)
 			close(w->data_fd[i]);
 	}

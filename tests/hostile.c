@@ -17,6 +17,8 @@
  *   locks           read locks on every byte of state, data and table it
  *                   can open, write locks on every free entry (table full)
  *   counts          the table's claimed/waiters counts zeroed or maxed
+ *   waits           every entry's wait word cleared or set, the waiters
+ *                   count zeroed or maxed (notification)
  *   all             all of the above, mixed
  *
  * Meanwhile one writer publishes payloads whose every byte encodes the
@@ -25,8 +27,11 @@
  * that read_end reports as 0 is an unflagged torn view (or a forged one:
  * size or checksum not the writer's), a generation that goes down is a
  * rollback; every publish must finish within grace + 150 ms; no process may
- * die of a signal. Then the hostile process is killed, and within a second
- * new readers get clean views again and nothing is stale any more.
+ * die of a signal. A waiter blocks in mmsync_wait() over and over: it may
+ * be woken late (up to its timeout) or spuriously, never after its
+ * timeout. Then the hostile process is killed, and within a second new
+ * readers get clean views again, nothing is stale any more and waiters
+ * are woken at once.
  *
  * Per phase the test prints its figures; the README and the closing note
  * quote them.
@@ -62,13 +67,14 @@ enum attack {
 	A_TRUNCATE,
 	A_LOCKS,
 	A_COUNTS,
+	A_WAITS,
 	A_ALL,
 	NR_ATTACKS,
 };
 
 static const char *const attack_name[NR_ATTACKS] = {
-	"scribble", "clear-restore", "pins", "truncate",
-	"locks",    "counts",	     "all",
+	"scribble", "clear-restore", "pins",  "truncate",
+	"locks",    "counts",	     "waits", "all",
 };
 
 /* Phases: the attacks, then recovery (hostile dead), then the window. */
@@ -88,6 +94,9 @@ struct figures {
 	uint64_t max_pub_ns;
 	uint64_t pub_errors;
 	uint64_t attacks; /* rounds of the attack the hostile process made */
+	uint64_t waits; /* mmsync_wait() calls of the waiter */
+	uint64_t late_waits; /* returned after timeout + slack: must be 0 */
+	uint64_t max_wait_ns; /* the longest of them */
 	int64_t last_error; /* the last unexpected return code */
 };
 
@@ -241,6 +250,45 @@ static int reader_main(void *arg)
 		}
 		if (n % 64 == 0)
 			sched_yield();
+	}
+	mmsync_reader_close(r);
+	return 0;
+}
+
+/*
+ * Wait for the next generation over and over, with a timeout: woken by
+ * notification at once, or late (the hostile process silenced it), but
+ * never after the timeout.
+ */
+#define WAIT_NS (200 * 1000000ll)
+
+static int waiter_main(void *arg)
+{
+	struct mmsync_reader *r;
+	uint64_t t0, dt;
+	int err;
+
+	(void)arg;
+	/* Dies with the test, even one killed for its timeout. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	while (mmsync_reader_open(sh->name, NULL, &r)) {
+		if (__atomic_load_n(&sh->stop, __ATOMIC_RELAXED))
+			return 0;
+		usleep(1000);
+	}
+	while (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED)) {
+		t0 = now_ns();
+		err = mmsync_wait(r, mmsync_reader_gen(r), WAIT_NS);
+		dt = now_ns() - t0;
+		/* The writer stops first at the end: that wait proves nothing. */
+		if (__atomic_load_n(&sh->stop, __ATOMIC_RELAXED))
+			break;
+		if (err && err != -ETIMEDOUT)
+			error(err);
+		add(&fig()->waits, 1);
+		add_max(&fig()->max_wait_ns, dt);
+		if (dt > (uint64_t)(WAIT_NS + SLACK_NS))
+			add(&fig()->late_waits, 1);
 	}
 	mmsync_reader_close(r);
 	return 0;
@@ -432,6 +480,19 @@ static void counts(const struct target *t, uint64_t *s)
 	usleep(200);
 }
 
+static void waits(const struct target *t, uint64_t *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->nr; i++)
+		put64(t,
+		      mmsync_entry_off(i) + offsetof(struct mmsync_entry, wait),
+		      xorshift64(s) & 1);
+	put64(t, offsetof(struct mmsync_table_hdr, waiters),
+	      xorshift64(s) & 1 ? 0 : ~0ull);
+	usleep(1000);
+}
+
 static void drop_locks(const struct target *t, bool *held)
 {
 	lock(t->state, F_UNLCK, 0, 0);
@@ -507,6 +568,9 @@ static int hostile_main(void *arg)
 		case A_COUNTS:
 			counts(&t, &s);
 			break;
+		case A_WAITS:
+			waits(&t, &s);
+			break;
 		}
 		add(&sh->fig[phase].attacks, 1);
 	}
@@ -519,7 +583,7 @@ static int hostile_main(void *arg)
 FIXTURE(hostile)
 {
 	struct tdir dir;
-	int writer, hostile, readers[NR_READERS];
+	int writer, hostile, waiter, readers[NR_READERS];
 };
 
 FIXTURE_VARIANT(hostile)
@@ -539,7 +603,7 @@ FIXTURE_SETUP(hostile)
 {
 	int i;
 
-	self->writer = self->hostile = -1;
+	self->writer = self->hostile = self->waiter = -1;
 	for (i = 0; i < NR_READERS; i++)
 		self->readers[i] = -1;
 	self->dir.path[0] = '\0';
@@ -579,6 +643,10 @@ FIXTURE_TEARDOWN(hostile)
 		kill(self->writer, SIGKILL);
 		reap(self->writer);
 	}
+	if (self->waiter > 0) {
+		kill(self->waiter, SIGKILL);
+		reap(self->waiter);
+	}
 	tdir_remove(&self->dir);
 	if (sh)
 		munmap(sh, sizeof(*sh));
@@ -594,7 +662,8 @@ static void print_figures(struct __test_metadata *_metadata)
 		f = &sh->fig[p];
 		TH_LOG("%-13s attacks %6llu views %8llu stale %6llu torn %llu "
 		       "forged %llu rollback %llu errors %llu eusers %llu "
-		       "publishes %5llu max %.1f ms (last error %lld)",
+		       "publishes %5llu max %.1f ms waits %llu longest %.0f ms "
+		       "(last error %lld)",
 		       p < NR_ATTACKS	? attack_name[p] :
 		       p == PH_RECOVERY ? "recovery" :
 					  "after 1 s",
@@ -607,6 +676,7 @@ static void print_figures(struct __test_metadata *_metadata)
 		       (unsigned long long)f->errors,
 		       (unsigned long long)f->eusers,
 		       (unsigned long long)f->publishes, f->max_pub_ns / 1e6,
+		       (unsigned long long)f->waits, f->max_wait_ns / 1e6,
 		       (long long)f->last_error);
 	}
 }
@@ -651,6 +721,8 @@ TEST_F_TIMEOUT(hostile, attacks, 120)
 		self->readers[i] = spawn(reader_main, NULL);
 		ASSERT_LT(0, self->readers[i]);
 	}
+	self->waiter = spawn(waiter_main, NULL);
+	ASSERT_LT(0, self->waiter);
 	usleep(200000);
 	self->hostile = spawn(hostile_main, NULL);
 	ASSERT_LT(0, self->hostile);
@@ -685,6 +757,8 @@ TEST_F_TIMEOUT(hostile, attacks, 120)
 		EXPECT_EQ(0, reap(self->readers[i]));
 		self->readers[i] = -1;
 	}
+	EXPECT_EQ(0, reap(self->waiter));
+	self->waiter = -1;
 	print_figures(_metadata);
 	TH_LOG("a new reader had a clean view %.1f ms after the hostile "
 	       "process died",
@@ -698,6 +772,7 @@ TEST_F_TIMEOUT(hostile, attacks, 120)
 		EXPECT_EQ(0, f->pub_errors);
 		EXPECT_GE(GRACE_NS + SLACK_NS, (int64_t)f->max_pub_ns);
 		EXPECT_LT(0, f->publishes);
+		EXPECT_EQ(0, f->late_waits);
 	}
 	for (p = 0; p < NR_ATTACKS; p++)
 		EXPECT_LT(0, sh->fig[p].attacks);
@@ -709,6 +784,9 @@ TEST_F_TIMEOUT(hostile, attacks, 120)
 	EXPECT_EQ(0, f->stale);
 	EXPECT_EQ(0, f->eusers);
 	EXPECT_GT(GRACE_NS, (int64_t)f->max_pub_ns);
+	/* Waiters are woken at once again (a publish every 0.3 ms). */
+	EXPECT_LT(0, f->waits);
+	EXPECT_GT(50 * 1000000ll, (int64_t)f->max_wait_ns);
 }
 
 /* ---- A table of 65,536 entries, all of them blocking ------------------ */

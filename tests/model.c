@@ -13,7 +13,10 @@
  * libmmsync without the re-read after the pin, or with a late claim, hands
  * honest readers -ESTALE without an eviction; without reclaim it hangs on a
  * dead reader; without read_end's slot check the hostile process tears a
- * view.
+ * view. With a waiting reader (-DWAITER) no wake-up is ever lost, and the
+ * two mutants of notification's ordering (the writer reads the waiters
+ * count before its store of the generation; the waiter arms after it
+ * looked) each lose one.
  *
  * The models are read from $MMSYNC_MODEL_DIR, else from tests/model (make
  * check runs the tests from the repository root). $MMSYNC_MODEL_FLAGS adds
@@ -501,6 +504,49 @@ TEST_F_TIMEOUT(model, late_claim_fails, MODEL_TIMEOUT)
 	verify(_metadata, self, "mmsync.pml", defs, false, false, &r);
 	expect_violation(_metadata, self, "mmsync.pml", defs, &r,
 			 "assertion violated");
+}
+
+/* A reader waiting for every generation in turn is woken each time. */
+TEST_F_TIMEOUT(model, waiter_is_never_lost, MODEL_TIMEOUT)
+{
+	static const char *const defs[] = { "-DWAITER", NULL };
+	struct pan_result r;
+
+	verify(_metadata, self, "mmsync.pml", defs, true, false, &r);
+	expect_clean(_metadata, &r);
+}
+
+/* ... and no execution runs forever (a fair scheduler wakes it). */
+TEST_F_TIMEOUT(model, waiter_terminates, MODEL_TIMEOUT)
+{
+	static const char *const defs[] = { "-DWAITER", NULL };
+	struct pan_result r;
+
+	verify(_metadata, self, "mmsync.pml", defs, true, true, &r);
+	expect_clean(_metadata, &r);
+}
+
+/* The writer reads the waiters count before it stores the generation. */
+TEST_F_TIMEOUT(model, notify_before_gen_loses_a_wakeup, MODEL_TIMEOUT)
+{
+	static const char *const defs[] = { "-DWAITER", "-DNOTIFY_BEFORE_GEN",
+					    NULL };
+	struct pan_result r;
+
+	verify(_metadata, self, "mmsync.pml", defs, false, false, &r);
+	expect_violation(_metadata, self, "mmsync.pml", defs, &r,
+			 "invalid end state");
+}
+
+/* The waiter arms after it looked at the generation, and sleeps. */
+TEST_F_TIMEOUT(model, late_arm_loses_a_wakeup, MODEL_TIMEOUT)
+{
+	static const char *const defs[] = { "-DWAITER", "-DLATE_ARM", NULL };
+	struct pan_result r;
+
+	verify(_metadata, self, "mmsync.pml", defs, false, false, &r);
+	expect_violation(_metadata, self, "mmsync.pml", defs, &r,
+			 "invalid end state");
 }
 
 TEST_HARNESS_MAIN

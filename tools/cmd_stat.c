@@ -167,15 +167,16 @@ static int collect(const struct mmsync_reader_info *ri, void *arg)
 }
 
 /*
- * A reader is stuck when the next publish has to wait for it: a view one
- * generation old pins the slot that publish reuses (a live reader is
- * waited for, then evicted; a dead one is reclaimed).
+ * A reader is stuck when the next publish has to wait for it: a live view
+ * one generation old (or older) pins the slot that publish reuses; the
+ * writer waits for it up to the grace period, then stops waiting. A dead
+ * reader's pin is not waited for at all (its entry has no write lock).
  */
 static bool stuck(const struct mmsync_reader_info *ri)
 {
 	if (!ri->pinned_gen || ri->evicted)
 		return false;
-	return ri->alive == 0 || ri->lag >= 1;
+	return ri->alive == 1 && ri->lag >= 1;
 }
 
 static int by_trouble(const void *a, const void *b)

@@ -93,6 +93,14 @@
  *                    view is open, not before read_begin: the writer may
  *                    skip its scan and write under the view (assertion 2).
  *   -DTORN_ONLY      drop assertion 2, so a mutant fails on the torn read.
+ *   -DWAITER         adds a reader blocked in mmsync_wait() (notify.c),
+ *                    in place of reader 1: it must be woken (no lost
+ *                    wake-up: else an invalid end state, or with -DNP a
+ *                    cycle of it sleeping while the writer ends).
+ *   -DNOTIFY_BEFORE_GEN  the writer reads the waiters count before its
+ *                    store of gen: a lost wake-up.
+ *   -DLATE_ARM       the waiter looks at gen before it arms: a lost
+ *                    wake-up.
  *
  * Correspondence with the C code (include/mmsync.h, lib/reader.c,
  * lib/table.c, lib/grace.c, lib/publish.c) is given at each step.
@@ -124,6 +132,11 @@ byte pin[NE];		/* entry[i].pin */
 bool claimed[NE];	/* entry[i].claimed */
 byte cnt;		/* the table's claimed count */
 bool alive[NE];		/* entry i's OFD write lock is held */
+
+/* Notification (notify.c): wait words, their count, the inotify queue */
+bool waitw;		/* the waiter's entry[].wait */
+byte wcnt;		/* the table's waiters count */
+byte events;		/* events queued on the waiter's inotify instance */
 
 /* Ghost: generation reader r has a view of, 0 outside a view. */
 byte inview[NE];
@@ -208,6 +221,7 @@ proctype writer()
 {
 	byte next = 2, p, busy;
 	byte seen[NE];
+	bool notify;
 
 	do
 	:: next > LASTGEN -> break
@@ -253,9 +267,25 @@ write:
 		/* the caller's copy into the slot, word by word */
 		atomic { no_overlap(next & 1); d0[next & 1] = next };
 		atomic { no_overlap(next & 1); d1[next & 1] = next };
-		/* mmsync_slot_commit(): slot gen, then the release store */
+		/* mmsync_slot_commit(): slot gen, then the seq_cst exchange */
 		sgen[next & 1] = next;
+#ifdef NOTIFY_BEFORE_GEN
+		/* mutant: the waiters count read before the generation store */
+		atomic { notify = wcnt != 0 };
 		gen = next;
+		if
+		:: notify -> events++	/* futimens(): IN_ATTRIB */
+		:: else
+		fi;
+		notify = false;
+#else
+		gen = next;
+		/* mmsync_notify_waiters(): seq_cst load of the count */
+		if
+		:: wcnt != 0 -> events++	/* futimens(): IN_ATTRIB */
+		:: else
+		fi;
+#endif
 		next++
 	od
 }
@@ -417,6 +447,50 @@ proctype hostile()
 }
 #endif
 
+#ifdef WAITER
+/*
+ * A reader that holds no view and calls mmsync_wait(r, after, forever)
+ * for every generation in turn, until the last one: arm (wait word, a
+ * seq_cst RMW of the count), drain, look at gen, sleep on the inotify
+ * queue; disarm when it returns. If any wake-up is lost it sleeps forever
+ * while the writer ends: an invalid end state. (The C code also looks
+ * once a second whatever it is told; the model leaves that out, or it
+ * would hide a lost wake-up.)
+ */
+proctype waiter()
+{
+	byte after = 1;
+
+	do
+	:: after >= LASTGEN -> break
+	:: else ->
+#ifdef LATE_ARM
+		/* mutant: look at gen, then arm, drain and sleep at once */
+		if
+		:: gen > after -> after = gen; goto next
+		:: else
+		fi;
+		atomic { waitw = true; wcnt++ };
+		events = 0;
+		events > 0;
+#else
+		atomic { waitw = true; wcnt++ };	/* arm() */
+#endif
+again:
+		events = 0;				/* drain() */
+		if
+		:: gen > after -> after = gen		/* seq_cst load */
+		:: else ->
+			events > 0;			/* ppoll() wakes */
+			goto again
+		fi;
+		atomic { waitw = false; wcnt-- };	/* disarm() */
+next:
+		skip
+	od
+}
+#endif
+
 init {
 	/* generation 1 is published in slot 1 */
 	atomic {
@@ -425,10 +499,13 @@ init {
 		sgen[1] = 1;
 		run writer();
 		run reader(0, DEATHS0);
+#ifdef WAITER
+		run waiter();
+#endif
 #ifdef HOSTILE
 		/* One honest reader is enough to be torn (and the space small). */
 		run hostile()
-#else
+#elif !defined(WAITER)
 		run reader(1, 0)
 #endif
 	}
