@@ -16,6 +16,8 @@ suite=follow-etcd
 . "$(dirname "$0")/follow_lib.sh"
 ETCDCTL_API=3
 export ETCDCTL_API
+# libcurl (and etcdctl) would send 127.0.0.1 through a proxy.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 tmp_base=${TMPDIR:-/tmp}
 
 ectl() { etcdctl --endpoints "$EURL" "$@"; }
@@ -309,6 +311,7 @@ t_auth() {
 	ectl auth enable >/dev/null
 	follow /t/a --user root:s3cret
 	wait_for 5 holds_str "$T/ch" v1 || die "--user NAME:PASSWORD: not published"
+	grep -q 's3cret' "/proc/$fpid/cmdline" && die "the password is still in the follower's argv"
 	MMSYNC_ETCD_PASSWORD=s3cret "$M" follow "$T/ch2" --etcd "$EURL" --user root /t/a 2>"$T/log2" &
 	echo $! >>"$T/pids"
 	wait_for 5 holds_str "$T/ch2" v1 || die "--user NAME and \$MMSYNC_ETCD_PASSWORD: not published"

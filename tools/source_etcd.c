@@ -514,16 +514,15 @@ static size_t on_watch(char *p, size_t size, size_t nmemb, void *arg)
 		jerr = json_tokener_get_error(s->tok);
 		used = json_tokener_get_parse_end(s->tok);
 		if (!o && jerr == json_tokener_continue) {
-			s->msg_bytes += used;
+			/* All of it is in the tokener: the message goes on. */
+			s->msg_bytes += len;
 			if (s->msg_bytes > MAX_MESSAGE) {
 				snprintf(s->why, sizeof(s->why),
 					 "watch: a message larger than %u MiB",
 					 MAX_MESSAGE >> 20);
 				return 0;
 			}
-			p += used;
-			len -= used;
-			continue;
+			break;
 		}
 		if (!o) {
 			snprintf(s->why, sizeof(s->why), "watch: not JSON (%s)",
@@ -930,6 +929,7 @@ static const struct follow_ops etcd_ops = {
 static int split_urls(struct esrc *s)
 {
 	const char *p = eo.urls, *end;
+	char **eps;
 	size_t n;
 
 	for (;;) {
@@ -937,8 +937,12 @@ static int split_urls(struct esrc *s)
 		n = end ? (size_t)(end - p) : strlen(p);
 		while (n && p[n - 1] == '/')
 			n--;
-		s->eps = realloc(s->eps, (s->nr_eps + 1) * sizeof(*s->eps));
-		if (!s->eps || !(s->eps[s->nr_eps] = strndup(p, n)))
+		eps = realloc(s->eps, (s->nr_eps + 1) * sizeof(*s->eps));
+		if (!eps)
+			return -ENOMEM;
+		s->eps = eps;
+		s->eps[s->nr_eps] = strndup(p, n);
+		if (!s->eps[s->nr_eps])
 			return -ENOMEM;
 		s->nr_eps++;
 		if (!end)
@@ -964,6 +968,9 @@ static int credentials(struct esrc *s)
 		return -EINVAL;
 	}
 	s->password = strdup(pw);
+	/* Out of sight of ps(1) from now on (argv is ours to write). */
+	if (colon)
+		memset((char *)colon + 1, '*', strlen(colon + 1));
 	return s->password ? 0 : -ENOMEM;
 }
 
