@@ -65,7 +65,7 @@ static const char post_doc[] =
 	"    mmsync watch routes --json        # a line per publish\n"
 	"    mmsync ls                         # channels in /dev/shm\n"
 	"    mmsync readers routes             # who holds the writer up?\n"
-	"    mmsync follow routes /etc/routes.bin   # publish it on change\n"
+	"    mmsync follow routes routes.bin   # again at each change\n"
 	"\n"
 	"EXIT STATUS: 0 success, 1 failure (one line on stderr names the\n"
 	"channel and the error), 2 usage error. See mmsync(1).\n";
