@@ -33,7 +33,7 @@ cleanup() {
 	rm -rf "$tmp" "$shm"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 free_port() {
 	while :; do

@@ -157,7 +157,7 @@ follow_main() {
 	run=${MMSYNC_TEST_RUN:-x$$}
 	top=$(mktemp -d "/dev/shm/mmsync-test-$run-$suite.XXXXXX")
 	trap 'follow_cleanup' EXIT
-	trap 'exit 130' INT TERM
+	trap 'exit 130' INT TERM HUP PIPE
 	echo "1..$(echo $tests | wc -w)"
 	# The script's own setup (servers for all tests; may set skip_all).
 	if [ -x "$M" ] && command -v suite_setup >/dev/null; then
