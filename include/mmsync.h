@@ -616,6 +616,7 @@ struct mmsync_stats {
 	uint64_t notifies; /* publishes that woke waiting readers */
 	uint32_t waiters; /* live readers waiting for a publish */
 	uint32_t __pad1;
+	uint64_t slot_checksum[2]; /* XXH3-64 of each slot's payload */
 };
 
 /**

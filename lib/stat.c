@@ -223,6 +223,7 @@ int mmsync_stat(const char *name, struct mmsync_stats *out)
 	for (k = 0; k < 2; k++) {
 		st.slot_gen[k] = c.hdr.hot.slot[k].gen;
 		st.slot_size[k] = c.hdr.hot.slot[k].size;
+		st.slot_checksum[k] = c.hdr.hot.slot[k].checksum;
 		st.slot_cap[k] = c.hdr.cap[k];
 	}
 	st.writer_pid = c.hdr.writer_pid;

@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -55,6 +56,7 @@
 
 #define NOBODY 65534
 #define GRACE_NS 50000000ll
+#define LONG_GRACE_NS 5000000000ll
 #define SLACK_NS 150000000ll
 #define NR_READERS 3
 #define PHASE_NS 1200000000ull
@@ -101,6 +103,7 @@ struct figures {
 };
 
 struct shared {
+	int64_t grace_ns; /* of the writer process started next */
 	int phase;
 	int stop;
 	int hostile_err; /* what the hostile process could not do */
@@ -145,7 +148,7 @@ static void error(int err)
 
 static int writer_main(void *arg)
 {
-	MMSYNC_OPTS(mmsync_writer_opts, o, .grace_ns = GRACE_NS);
+	MMSYNC_OPTS(mmsync_writer_opts, o, .grace_ns = sh->grace_ns);
 	static unsigned char buf[MAX_SIZE];
 	struct mmsync_writer *w;
 	uint64_t t0, dt, gen;
@@ -155,6 +158,8 @@ static int writer_main(void *arg)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 
 	(void)arg;
+	/* Measure the library's bound, not the scheduler's: run first. */
+	setpriority(PRIO_PROCESS, 0, -10);
 	if (mmsync_writer_open(sh->name, &o, &w))
 		return 2;
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED)) {
@@ -616,6 +621,7 @@ FIXTURE_SETUP(hostile)
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, sh);
 	memset(sh, 0, sizeof(*sh));
+	sh->grace_ns = GRACE_NS;
 	ASSERT_EQ(0, tdir_make(&self->dir));
 	/* Others may enter the directory: nobody must reach the files. */
 	ASSERT_EQ(0, chmod(self->dir.path, 0711));
@@ -745,6 +751,16 @@ TEST_F_TIMEOUT(hostile, attacks, 120)
 	kill(self->hostile, SIGKILL);
 	EXPECT_EQ(128 + SIGKILL, reap(self->hostile));
 	self->hostile = -1;
+	/*
+	 * From here on a writer with a long grace period: whatever made a
+	 * publish wait or a view stale now would be the attack's leftovers,
+	 * not an honest reader the scheduler kept off a CPU for 50 ms.
+	 */
+	kill(self->writer, SIGKILL);
+	EXPECT_EQ(128 + SIGKILL, reap(self->writer));
+	sh->grace_ns = LONG_GRACE_NS;
+	self->writer = spawn(writer_main, NULL);
+	ASSERT_LT(0, self->writer);
 	__atomic_store_n(&sh->phase, PH_RECOVERY, __ATOMIC_RELAXED);
 	recover_ns = first_clean_view();
 	usleep(1000000 - (recover_ns > 0 ? recover_ns / 1000 : 0));
@@ -770,7 +786,8 @@ TEST_F_TIMEOUT(hostile, attacks, 120)
 		EXPECT_EQ(0, f->rollback);
 		EXPECT_EQ(0, f->errors);
 		EXPECT_EQ(0, f->pub_errors);
-		EXPECT_GE(GRACE_NS + SLACK_NS, (int64_t)f->max_pub_ns);
+		if (p < NR_ATTACKS)
+			EXPECT_GE(GRACE_NS + SLACK_NS, (int64_t)f->max_pub_ns);
 		EXPECT_LT(0, f->publishes);
 		EXPECT_EQ(0, f->late_waits);
 	}
@@ -783,7 +800,8 @@ TEST_F_TIMEOUT(hostile, attacks, 120)
 	EXPECT_LT(0, f->views);
 	EXPECT_EQ(0, f->stale);
 	EXPECT_EQ(0, f->eusers);
-	EXPECT_GT(GRACE_NS, (int64_t)f->max_pub_ns);
+	/* No publish waits for the dead attacker, nor half a second at all. */
+	EXPECT_GT(500 * 1000000ll, (int64_t)f->max_pub_ns);
 	/* Waiters are woken at once again (a publish every 0.3 ms). */
 	EXPECT_LT(0, f->waits);
 	EXPECT_GT(50 * 1000000ll, (int64_t)f->max_wait_ns);
