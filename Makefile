@@ -155,9 +155,7 @@ check: deps
 demo:
 	$(Q)scripts/deps.sh $(TOP) build
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)MMSYNC_DIR=$${MMSYNC_DIR:-/dev/shm} $(OUT)/examples/writer
-	$(Q)MMSYNC_DIR=$${MMSYNC_DIR:-/dev/shm} $(OUT)/examples/reader
-	$(Q)MMSYNC_DIR=$${MMSYNC_DIR:-/dev/shm} $(OUT)/tools/mmsync verify mmsync_hello
+	$(Q)scripts/demo.sh $(OUT)
 
 # Optional parts add their rules here (each owns its directory): bench/,
 # tools/, man/, python/, rust/, tests/ (fuzzing). A part that has tests for

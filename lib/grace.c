@@ -244,7 +244,8 @@ static int expire(struct mmsync_writer *w, uint64_t next, uint32_t nb,
 int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,
 		     struct mmsync_publish_info *info)
 {
-	uint64_t now = mmsync_now_ns(), start = 0, deadline, last_live;
+	uint64_t now = mmsync_now_ns(), t0 = now, start = 0, deadline;
+	uint64_t last_live;
 	int64_t delay = 1000, left;
 	bool late;
 	int ret, err;
@@ -274,7 +275,12 @@ int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,
 	while (nb) {
 		now = mmsync_now_ns();
 		if (!start) {
-			start = now;
+			/*
+			 * The wait began where the deadline is counted from:
+			 * a reader evicted at the deadline was waited for the
+			 * whole grace period (waited_ns >= grace).
+			 */
+			start = t0;
 			MMSYNC_PROBE3(grace_begin, w->chan_id, next, nb);
 		}
 		if (now >= deadline) {
