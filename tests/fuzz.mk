@@ -87,7 +87,7 @@ FUZZ_REPLAY_SRCS := tests/fuzz/replay.c tests/fuzz/seeds.c \
 
 $(OUT)/tests/fuzz_replay: $(FUZZ_REPLAY_SRCS) $(FUZZ_HDRS) $(OUT)/libmmsync.so | $(OUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ilib -Itests/fuzz \
+	$(Q)$(CC) $(TEST_CFLAGS) $(CFLAGS) -Itests/fuzz \
 		-DFZ_SRC='"$(abspath tests/fuzz)"' $(FUZZ_REPLAY_SRCS) -o $@ \
 		$(LDFLAGS) $(LINK_SO)
 

@@ -84,6 +84,25 @@ static void remove_dir(const char *path)
 	rmdir(path);
 }
 
+static void dir_of(char *out, size_t n, pid_t pid)
+{
+	const char *tag = getenv("MMSYNC_FUZZ_RUN");
+
+	if (tag && *tag && strlen(tag) < 32)
+		snprintf(out, n, "/dev/shm/mmsync-fuzz-%s-%d", tag, (int)pid);
+	else
+		snprintf(out, n, "/dev/shm/mmsync-fuzz-%d", (int)pid);
+}
+
+/* The directory of fuzzing process @pid, which died (replay.c). */
+void fz_remove_dir_of(pid_t pid)
+{
+	char d[128];
+
+	dir_of(d, sizeof(d), pid);
+	remove_dir(d);
+}
+
 static void cleanup(void)
 {
 	/* A forked child (the replay driver's) leaves its parent's alone. */
@@ -247,7 +266,6 @@ int fz_templates(void)
 
 void fz_init(void)
 {
-	const char *tag = getenv("MMSYNC_FUZZ_RUN");
 	struct sigaction bus;
 	int k;
 
@@ -255,12 +273,7 @@ void fz_init(void)
 		return;
 	owner_pid = getpid();
 	remove_stale();
-	if (tag && *tag && strlen(tag) < 32)
-		snprintf(top, sizeof(top), "/dev/shm/mmsync-fuzz-%s-%d", tag,
-			 (int)getpid());
-	else
-		snprintf(top, sizeof(top), "/dev/shm/mmsync-fuzz-%d",
-			 (int)getpid());
+	dir_of(top, sizeof(top), getpid());
 	remove_dir(top);
 	if (mkdir(top, 0700) < 0)
 		fz_fail("mkdir %s: %s", top, strerror(errno));
@@ -535,7 +548,7 @@ uint32_t fz_locked_entries(const struct fz_chan *c, uint32_t n)
  */
 static void check_fds(void)
 {
-	char p[64], what[PATH_MAX];
+	char p[PATH_MAX], what[PATH_MAX];
 	struct dirent *de;
 	ssize_t n;
 	DIR *d = opendir("/proc/self/fd");

@@ -152,6 +152,7 @@ struct fz_chan {
 
 /* chan.c */
 void fz_init(void);
+void fz_remove_dir_of(pid_t pid);
 int fz_templates(void);
 void fz_begin(struct fz_chan *c, int tmpl);
 void fz_materialize(struct fz_chan *c);

@@ -31,14 +31,14 @@
 #ifndef FZ_SRC
 #define FZ_SRC "tests/fuzz"
 #endif
-#define MAX_INPUT (1 + FZ_MAX_RECORDS * FZ_RECORD)
+#define FZ_MAX_INPUT (1 + FZ_MAX_RECORDS * FZ_RECORD)
 #define MAX_SEEDS 512
 #define GROUP_TIMEOUT 300
 
 /* The input being run, where the parent can read it after a crash. */
 struct current {
 	size_t n;
-	uint8_t buf[MAX_INPUT];
+	uint8_t buf[FZ_MAX_INPUT];
 };
 
 struct input {
@@ -52,9 +52,11 @@ struct group {
 	struct input *in; /* a list of inputs, or: */
 	int nr_in;
 	int mutated; /* mutate this many from the seeds */
+	const char *known; /* a known bug's description (KNOWN) */
 };
 
 static struct current *cur;
+static char known_tags[1024]; /* the TAG column of KNOWN, comma-separated */
 static struct input seeds[2][MAX_SEEDS];
 static int nr_seeds[2];
 static char here[PATH_MAX];
@@ -77,7 +79,7 @@ static void add_seed(const char *name, const uint8_t *p, size_t n, void *arg)
 
 static void run_one(const uint8_t *p, size_t n, int ops)
 {
-	cur->n = n < MAX_INPUT ? n : MAX_INPUT;
+	cur->n = n < FZ_MAX_INPUT ? n : FZ_MAX_INPUT;
 	memcpy(cur->buf, p, cur->n);
 	fz_run(p, n, ops);
 }
@@ -108,7 +110,7 @@ static size_t mutate(uint8_t *out, const struct input *seed, uint64_t *s)
 				out[rng(s) % n] = (uint8_t)rng(s);
 			break;
 		case 1: /* a random record */
-			if (at <= n && n + FZ_RECORD <= MAX_INPUT) {
+			if (at <= n && n + FZ_RECORD <= FZ_MAX_INPUT) {
 				memmove(out + at + FZ_RECORD, out + at, n - at);
 				for (i = 0; i < FZ_RECORD; i++)
 					out[at + i] = (uint8_t)rng(s);
@@ -138,12 +140,15 @@ static size_t mutate(uint8_t *out, const struct input *seed, uint64_t *s)
 
 static void run_group(const struct group *g)
 {
-	static uint8_t buf[MAX_INPUT];
+	static uint8_t buf[FZ_MAX_INPUT];
 	int k = g->ops == OP_NR_ALL, i;
 	uint64_t s = 0x6d6d73796e63ull + (uint64_t)k;
 	size_t n;
 
 	alarm(GROUP_TIMEOUT);
+	/* Mutated inputs may meet a known bug too: only the others fail. */
+	if (g->mutated && known_tags[0])
+		setenv("MMSYNC_FUZZ_KNOWN", known_tags, 1);
 	for (i = 0; i < g->nr_in; i++)
 		run_one(g->in[i].p, g->in[i].n, g->ops);
 	for (i = 0; i < g->mutated && nr_seeds[k]; i++) {
@@ -154,7 +159,7 @@ static void run_group(const struct group *g)
 
 static void save_crash(const char *group)
 {
-	char path[PATH_MAX + 64], name[64];
+	char path[2 * PATH_MAX], name[64];
 	size_t i;
 	FILE *f;
 
@@ -194,8 +199,18 @@ static int test(int nr, const struct group *g)
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
+	fz_remove_dir_of(pid);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 		printf("ok %d %s\n", nr, g->name);
+		if (g->known)
+			printf("# %s passes now: the bug is fixed, remove its "
+			       "line from %s/regressions/KNOWN\n",
+			       g->name, FZ_SRC);
+		return 0;
+	}
+	if (g->known) {
+		printf("ok %d %s # SKIP known library bug, reported: %s\n", nr,
+		       g->name, g->known);
 		return 0;
 	}
 	if (WIFSIGNALED(st))
@@ -206,6 +221,55 @@ static int test(int nr, const struct group *g)
 	save_crash(g->name);
 	printf("not ok %d %s\n", nr, g->name);
 	return 1;
+}
+
+/* tests/fuzz/regressions/KNOWN: INPUT TAG WHAT, one line each. */
+static char known_lines[32][512];
+static int nr_known;
+
+static void read_known(void)
+{
+	char path[PATH_MAX], tag[64], *l, *sp;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/regressions/KNOWN", FZ_SRC);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (nr_known < 32 &&
+	       fgets(known_lines[nr_known], sizeof(known_lines[0]), f)) {
+		l = known_lines[nr_known];
+		l[strcspn(l, "\n")] = '\0';
+		if (l[0] == '#' || sscanf(l, "%*s %63s", tag) != 1)
+			continue;
+		if (known_tags[0])
+			strncat(known_tags, ",",
+				sizeof(known_tags) - strlen(known_tags) - 1);
+		strncat(known_tags, tag,
+			sizeof(known_tags) - strlen(known_tags) - 1);
+		/* "INPUT\0TAG WHAT": the input, then what the bug is. */
+		sp = strchr(l, ' ');
+		*sp = '\0';
+		nr_known++;
+	}
+	fclose(f);
+}
+
+/* What KNOWN says of regression @h/@name, or NULL. */
+static const char *known_bug(const char *h, const char *name)
+{
+	char input[300];
+	const char *what;
+	int i;
+
+	snprintf(input, sizeof(input), "%s/%s", h, name);
+	for (i = 0; i < nr_known; i++) {
+		if (strcmp(known_lines[i], input))
+			continue;
+		what = strchr(known_lines[i] + strlen(known_lines[i]) + 1, ' ');
+		return what ? what + 1 : "";
+	}
+	return NULL;
 }
 
 /* The regression inputs of a harness, one test each. */
@@ -230,17 +294,19 @@ static int regressions(const char *h, struct group *out, int max, int ops)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		in->p = malloc(MAX_INPUT);
+		in->p = malloc(FZ_MAX_INPUT);
 		f = fopen(path, "rb");
 		if (!in->p || !f)
 			abort();
-		in->n = fread(in->p, 1, MAX_INPUT, f);
+		in->n = fread(in->p, 1, FZ_MAX_INPUT, f);
 		fclose(f);
 		snprintf(names[used], sizeof(names[used]), "regression %s/%s",
 			 h, de->d_name);
-		out[n] = (struct group){
-			.name = names[used], .ops = ops, .in = in, .nr_in = 1
-		};
+		out[n] = (struct group){ .name = names[used],
+					 .ops = ops,
+					 .in = in,
+					 .nr_in = 1,
+					 .known = known_bug(h, de->d_name) };
 		used++;
 		n++;
 	}
@@ -254,14 +320,22 @@ static int suite(void)
 	const char *env = getenv("MMSYNC_FUZZ_REPLAY_N");
 	int nr = env ? atoi(env) : 1500, n = 0, i, failed = 0;
 
-	g[n++] = (struct group){ "seeds reader", OP_NR_READER, seeds[0],
-				 nr_seeds[0], 0 };
-	g[n++] = (struct group){ "seeds writer", OP_NR_ALL, seeds[1],
-				 nr_seeds[1], 0 };
+	g[n++] = (struct group){ .name = "seeds reader",
+				 .ops = OP_NR_READER,
+				 .in = seeds[0],
+				 .nr_in = nr_seeds[0] };
+	g[n++] = (struct group){ .name = "seeds writer",
+				 .ops = OP_NR_ALL,
+				 .in = seeds[1],
+				 .nr_in = nr_seeds[1] };
 	n += regressions("reader", g + n, 24, OP_NR_READER);
 	n += regressions("writer", g + n, 24, OP_NR_ALL);
-	g[n++] = (struct group){ "mutated reader", OP_NR_READER, NULL, 0, nr };
-	g[n++] = (struct group){ "mutated writer", OP_NR_ALL, NULL, 0, nr };
+	g[n++] = (struct group){ .name = "mutated reader",
+				 .ops = OP_NR_READER,
+				 .mutated = nr };
+	g[n++] = (struct group){ .name = "mutated writer",
+				 .ops = OP_NR_ALL,
+				 .mutated = nr };
 	printf("1..%d\n", n);
 	for (i = 0; i < n; i++)
 		failed += test(i + 1, &g[i]);
@@ -304,6 +378,7 @@ int main(int argc, char **argv)
 		fz_seeds(k ? OP_NR_ALL : OP_NR_READER, add_seed, &k);
 	if (argc >= 3)
 		return replay_files(argv[1], argv + 2, argc - 2);
+	read_known();
 	if (argc != 1) {
 		fprintf(stderr, "usage: %s [reader|writer FILE...]\n", argv[0]);
 		return 2;
