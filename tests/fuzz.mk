@@ -9,7 +9,11 @@
 #                        leak or hang (.ci/run)
 #   make fuzz-long FUZZ_SECONDS=3600 [FUZZ_HARNESSES="reader writer"]
 #                  [FUZZ_JOBS=1]
-#                        the long campaign: FUZZ_SECONDS per harness
+#                        the long campaign: FUZZ_SECONDS per harness, one
+#                        after the other (run two makes with one harness
+#                        each to use two cores), in libFuzzer's fork mode:
+#                        failing inputs are kept, the campaign goes on and
+#                        fails at the end
 #
 # make check runs $(OUT)/tests/fuzz_replay instead: the seeds, the
 # regression inputs and mutated seeds through the same harness code, built
@@ -17,10 +21,13 @@
 # tests/fuzz/README is in the comments at the top of each harness.
 
 FUZZ_CC ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null))
+# The library sources: another copy (a patched one, to see that a harness
+# catches a bug put back in) is FUZZ_LIB=DIR with TOP=another build.
+FUZZ_LIB ?= lib
 FUZZ_OUT := $(TOP)/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
-FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) -Iinclude -Ilib -Itests/fuzz \
+FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) -Iinclude -I$(FUZZ_LIB) -Itests/fuzz \
 	$(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_LIBS := $(LIB_LIBS) -lpthread
 FUZZ_HARNESSES ?= reader writer
@@ -28,9 +35,10 @@ FUZZ_SMOKE_SECONDS ?= 60
 FUZZ_SECONDS ?= 3600
 FUZZ_JOBS ?= 1
 
-FUZZ_HDRS := $(wildcard tests/fuzz/*.h) include/mmsync.h lib/layout.h
-FUZZ_COMMON := chan prog reader_ops writer_ops
-FUZZ_LIB_OBJS := $(patsubst lib/%.c,$(FUZZ_OUT)/lib/%.o,$(LIB_SRCS))
+FUZZ_HDRS := $(wildcard tests/fuzz/*.h) include/mmsync.h $(FUZZ_LIB)/layout.h
+FUZZ_COMMON := chan edit prog reader_ops writer_ops
+FUZZ_LIB_OBJS := $(patsubst $(FUZZ_LIB)/%.c,$(FUZZ_OUT)/lib/%.o,\
+	$(wildcard $(FUZZ_LIB)/*.c))
 FUZZ_COMMON_OBJS := $(patsubst %,$(FUZZ_OUT)/obj/%.o,$(FUZZ_COMMON))
 FUZZ_BINS := $(FUZZ_OUT)/fuzz_reader $(FUZZ_OUT)/fuzz_writer
 FUZZ_SEEDS := $(FUZZ_OUT)/seeds/reader.stamp $(FUZZ_OUT)/seeds/writer.stamp
@@ -46,7 +54,7 @@ fuzz-check-cc:
 fuzz: fuzz-check-cc
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BINS) $(FUZZ_SEEDS)
 
-$(FUZZ_OUT)/lib/%.o: lib/%.c lib/*.h include/mmsync.h
+$(FUZZ_OUT)/lib/%.o: $(FUZZ_LIB)/%.c $(FUZZ_LIB)/*.h include/mmsync.h
 	@mkdir -p $(@D)
 	$(call msg,FUZZCC,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fvisibility=hidden -c $< -o $@
@@ -73,12 +81,12 @@ $(FUZZ_OUT)/seeds/%.stamp: $(FUZZ_OUT)/fuzz_seeds
 
 fuzz-smoke: fuzz
 	$(Q)rc=0; for h in $(FUZZ_HARNESSES); do \
-		tests/fuzz/campaign.sh $$h $(FUZZ_SMOKE_SECONDS) $(FUZZ_OUT) 1 || rc=1; \
+		tests/fuzz/campaign.sh smoke $$h $(FUZZ_SMOKE_SECONDS) $(FUZZ_OUT) || rc=1; \
 	done; exit $$rc
 
 fuzz-long: fuzz
 	$(Q)rc=0; for h in $(FUZZ_HARNESSES); do \
-		tests/fuzz/campaign.sh $$h $(FUZZ_SECONDS) $(FUZZ_OUT) $(FUZZ_JOBS) || rc=1; \
+		tests/fuzz/campaign.sh long $$h $(FUZZ_SECONDS) $(FUZZ_OUT) $(FUZZ_JOBS) || rc=1; \
 	done; exit $$rc
 
 # The replay test of make check, in the variant's own build.

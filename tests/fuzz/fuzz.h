@@ -150,6 +150,10 @@ struct fz_chan {
 	int tmpl;
 };
 
+/* Object ids in a template's state: "the id of file f" (chan.c). */
+#define FZ_MARK_DEV(f) (0x4d4b444556000000ull | (uint64_t)(f))
+#define FZ_MARK_INO(f) (0x4d4b494e4f000000ull | (uint64_t)(f))
+
 /* chan.c */
 void fz_init(void);
 void fz_remove_dir_of(pid_t pid);
@@ -175,6 +179,17 @@ bool fz_writer_locked(const struct fz_chan *c);
 bool fz_state_rdlocked(const struct fz_chan *c);
 bool fz_membarrier(void);
 uint32_t fz_locked_entries(const struct fz_chan *c, uint32_t n);
+/* chan.c, for edit.c: the files behind the edits. */
+uint64_t fz_img_len(const struct fz_img *m);
+int fz_open_live(const struct fz_chan *c, int f, int flags);
+int fz_make_kind(struct fz_chan *c, int f, int kind);
+int fz_lock_at(struct fz_chan *c, int slot, int f, int flags, short type,
+	       off_t off);
+void fz_put_bytes(struct fz_chan *c, int f, uint64_t off, const void *p,
+		  size_t n);
+uint64_t fz_get_word(const struct fz_chan *c, int f, uint64_t off, int w);
+void fz_put_word(struct fz_chan *c, int f, uint64_t off, int w, uint64_t v);
+
 void fz_fail(const char *what, ...)
 	__attribute__((noreturn, format(printf, 1, 2)));
 #define FZ_CHECK(cond, ...)                   \

@@ -369,6 +369,22 @@ int main(int argc, char **argv)
 	char self[PATH_MAX];
 	int k;
 
+	/*
+	 * UBSan only reports and goes on unless told to stop, and reads its
+	 * options when the process starts: start again with them, so that
+	 * undefined behaviour fails the test as a crash does.
+	 */
+	if (!getenv("MMSYNC_FUZZ_REEXEC")) {
+		const char *u = getenv("UBSAN_OPTIONS");
+		char opts[1024];
+
+		snprintf(opts, sizeof(opts),
+			 "%s%shalt_on_error=1:print_stacktrace=1", u ? u : "",
+			 u && *u ? ":" : "");
+		setenv("UBSAN_OPTIONS", opts, 1);
+		setenv("MMSYNC_FUZZ_REEXEC", "1", 1);
+		execv("/proc/self/exe", argv);
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	cur = mmap(NULL, sizeof(*cur), PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);

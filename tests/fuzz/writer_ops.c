@@ -113,32 +113,6 @@ static int writer_must_fail(const struct prog *p, const struct fz_snap *s,
 	return 0;
 }
 
-/* A second writer while ours is open: -EBUSY, and nothing touched. */
-static void second_writer(struct prog *p, const struct fz_rec *r)
-{
-	struct fz_snap before[FZ_NFILES];
-	struct mmsync_writer_opts o;
-	struct mmsync_writer *w2 = NULL;
-	bool bad;
-	int rc;
-
-	writer_opts(r, &o, &bad);
-	fz_snap_all(&p->c, before);
-	rc = mmsync_writer_open(p->c.name, &o, &w2);
-	FZ_CHECK(rc == 0 || is_errno(rc), "writer_open returned %d", rc);
-	if (rc == 0) {
-		/* Only where the names no longer lead to our writer's. */
-		FZ_CHECK(p->replaced, "a second writer opened the channel");
-		mmsync_writer_close(w2);
-		return;
-	}
-	if (bad)
-		FZ_CHECK(rc == -EINVAL, "bad writer opts gave %d", rc);
-	else if (!p->replaced && ours(&before[FZ_LOCK]))
-		FZ_CHECK(rc == -EBUSY, "second writer: %d, not -EBUSY", rc);
-	check_same(p, before, 0, FZ_NFILES, "second writer_open", rc);
-}
-
 /*
  * Known bug "cap" (fz_known()): a refused writer_open that rewrote only
  * cap[] of the state gets the old values back, so that the comparison
@@ -206,6 +180,32 @@ static void check_failed_open(struct prog *p, const struct fz_snap *before,
 			 rc);
 	else
 		check_same(p, before, FZ_LOCK, FZ_NFILES, "writer_open", rc);
+}
+
+/* A second writer while ours is open: -EBUSY, and nothing touched. */
+static void second_writer(struct prog *p, const struct fz_rec *r)
+{
+	struct fz_snap before[FZ_NFILES];
+	struct mmsync_writer_opts o;
+	struct mmsync_writer *w2 = NULL;
+	bool bad;
+	int rc;
+
+	writer_opts(r, &o, &bad);
+	fz_snap_all(&p->c, before);
+	rc = mmsync_writer_open(p->c.name, &o, &w2);
+	FZ_CHECK(rc == 0 || is_errno(rc), "writer_open returned %d", rc);
+	if (rc == 0) {
+		/* Only where the names no longer lead to our writer's. */
+		FZ_CHECK(p->replaced, "a second writer opened the channel");
+		mmsync_writer_close(w2);
+		return;
+	}
+	if (bad)
+		FZ_CHECK(rc == -EINVAL, "bad writer opts gave %d", rc);
+	else if (!p->replaced && ours(&before[FZ_LOCK]))
+		FZ_CHECK(rc == -EBUSY, "second writer: %d, not -EBUSY", rc);
+	check_failed_open(p, before, rc);
 }
 
 void act_wopen(struct prog *p, const struct fz_rec *r)
