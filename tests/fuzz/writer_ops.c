@@ -24,7 +24,7 @@ static void writer_opts(const struct fz_rec *r, struct mmsync_writer_opts *o,
 	static const uint32_t readers[8] = {
 		0, 1, 2, 3, 64, 256, 65536, 65537
 	};
-	static const int64_t grace[4] = { 1000, 20000, 200000, 2000000 };
+	static const int64_t grace[4] = { 1000, 10000, 50000, 200000 };
 	static const uint64_t cap[4] = { 0, 1, 4096, 70000 };
 	static const uint32_t modes[4] = { 0, 0600, 0666, 0700 };
 	uint32_t mode = modes[(r->b >> 4) & 3];
@@ -448,6 +448,14 @@ static void publish_as(struct prog *p, const struct fz_rec *r, enum how how)
 		if (!p->c.taint && !p->w_replaced && fz_read_hdr(&p->c, &hd))
 			FZ_CHECK(!memcmp(&hd.hot, &before.hot, sizeof(hd.hot)),
 				 "a refused publish changed the hot line");
+		return;
+	}
+	/* Out of generations (readers refuse MMSYNC_MAX_GEN): nothing done. */
+	if (rc && next >= MMSYNC_MAX_GEN) {
+		FZ_CHECK(rc == -EOVERFLOW, "publish of gen %llu: %d",
+			 (unsigned long long)next, rc);
+		FZ_CHECK(mmsync_writer_gen(p->w) == next - 1,
+			 "a failed publish moved the generation");
 		return;
 	}
 	FZ_CHECK(rc == 0, "publish of %llu bytes failed: %d",
