@@ -73,6 +73,28 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+#if defined(__TARGET_ARCH_arm64)
+/* One case per register: the index must be a constant for CO-RE. */
+#define MT_X(n) \
+	case n: \
+		return BPF_CORE_READ(ctx, regs[n])
+
+static __always_inline __u64 reg(struct pt_regs *ctx, __u8 r)
+{
+	switch (r) {
+		/* clang-format off */
+	MT_X(0); MT_X(1); MT_X(2); MT_X(3); MT_X(4); MT_X(5); MT_X(6);
+	MT_X(7); MT_X(8); MT_X(9); MT_X(10); MT_X(11); MT_X(12); MT_X(13);
+	MT_X(14); MT_X(15); MT_X(16); MT_X(17); MT_X(18); MT_X(19); MT_X(20);
+	MT_X(21); MT_X(22); MT_X(23); MT_X(24); MT_X(25); MT_X(26); MT_X(27);
+	MT_X(28); MT_X(29); MT_X(30);
+	/* clang-format on */
+	case MT_REG_ARM64_SP:
+		return BPF_CORE_READ(ctx, sp);
+	}
+	return 0;
+}
+#else
 static __always_inline __u64 reg(struct pt_regs *ctx, __u8 r)
 {
 	/*
@@ -118,6 +140,7 @@ static __always_inline __u64 reg(struct pt_regs *ctx, __u8 r)
 	}
 	return 0;
 }
+#endif
 
 /* Argument @i of the probe at this site, or 0 if it cannot be read. */
 static __always_inline __u64 arg(struct pt_regs *ctx, const struct mt_site *s,

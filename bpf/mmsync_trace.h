@@ -42,7 +42,7 @@ enum mt_probe {
 	MT_NR_PROBES,
 };
 
-/* x86-64 registers a USDT argument may name. */
+/* x86-64 registers a USDT argument may name (arm64: below). */
 enum mt_reg {
 	MT_REG_AX,
 	MT_REG_BX,
@@ -63,6 +63,14 @@ enum mt_reg {
 	MT_REG_IP,
 	MT_NR_REGS,
 };
+
+/*
+ * arm64 registers a USDT argument may name: x0..x30 (w0..w30 are their low
+ * halves) are 0..30 and sp is MT_REG_ARM64_SP. mt_arg.reg holds one of
+ * these on arm64 and an enum mt_reg on x86-64: the loader and the BPF
+ * program are built for the same CPU (-D__TARGET_ARCH_...).
+ */
+#define MT_REG_ARM64_SP 31
 
 enum mt_arg_kind {
 	MT_ARG_CONST, /* $imm: the value is off */

@@ -274,13 +274,23 @@ enum {
 	 * anywhere else go to the handler that was there before.
 	 */
 	MMSYNC_READ_NO_SIGBUS_GUARD = 1u << 2,
+	/**
+	 * No notification: mmsync_wait() sleep-polls every poll_ns and
+	 * mmsync_reader_fd() returns -EOPNOTSUPP. The handle then takes no
+	 * inotify instance (they are limited per user).
+	 */
+	MMSYNC_READ_NO_NOTIFY = 1u << 3,
 };
 
 struct mmsync_reader_opts {
 	size_t sz; /* sizeof(struct mmsync_reader_opts) */
 	uint32_t flags; /* MMSYNC_READ_* */
 	uint32_t __pad0;
-	/* Poll interval of mmsync_wait() in ns; 0 = 2 ms (README, Benchmarks). */
+	/*
+	 * Poll interval of mmsync_wait() where it cannot be notified (the
+	 * inotify limits, MMSYNC_READ_NO_NOTIFY), in ns; 0 = 2 ms (README,
+	 * Benchmarks).
+	 */
 	int64_t poll_ns;
 	/*
 	 * Memfd channels: how long mmsync_reader_open() waits for the writer
@@ -378,7 +388,9 @@ MMSYNC_API int mmsync_reserve(struct mmsync_writer *w, size_t len, void **ptr);
 
 /**
  * @brief Publish the first @len (<= reserved) bytes of the reservation:
- *        hash them and make them the current generation.
+ *        hash them and make them the current generation. @info reports
+ *        the wait mmsync_reserve() did too (waited_ns, evicted,
+ *        reclaimed).
  * @return 0; -EINVAL if no reservation is open or @len exceeds it.
  */
 MMSYNC_API int mmsync_commit(struct mmsync_writer *w, size_t len,
@@ -511,11 +523,20 @@ MMSYNC_API void mmsync_reader_close(struct mmsync_reader *r);
 /**
  * @brief Wait until a generation > @after_gen is published.
  * @param timeout_ns <0: forever; 0: check once.
+ * Blocks on the handle's notification (an inotify watch of the state
+ * object, which the writer touches when someone waits; no futex, no CPU
+ * while nothing is published), looking at the generation at least once a
+ * second whatever it is told. Where notification cannot be had (the
+ * kernel's inotify limits, MMSYNC_READ_NO_NOTIFY) it sleep-polls every
+ * poll_ns instead. With @timeout_ns 0 it consumes the notifications of
+ * mmsync_reader_fd(): after it returned -ETIMEDOUT, the descriptor polls
+ * readable as soon as a generation > @after_gen is published.
+ *
+ * @param timeout_ns <0: forever; 0: check once (and consume).
  * @return 0 once published; -ETIMEDOUT; -EINVAL; -EPIPE on a memfd channel
  *         whose writer is gone: nothing will be published on it any more
  *         (its last snapshot stays readable); close the handle and open the
- *         name again to follow a new writer. Polls with sleeps (no futex),
- *         so an idle waiter costs bounded CPU.
+ *         name again to follow a new writer.
  */
 MMSYNC_API int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen,
 			   int64_t timeout_ns);
@@ -531,9 +552,15 @@ MMSYNC_API int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen,
  * wake-up); spurious wake-ups are possible, so always call mmsync_wait()
  * to learn what happened.
  *
+ * An inotify descriptor of the handle's own (one per handle: a shared one
+ * could not keep the handles' wake-ups apart). In a child forked with the
+ * handle, ask again: the child gets its own.
+ *
  * @return the descriptor; -EOPNOTSUPP where notification is not available
- *         (then mmsync_wait() sleep-polls); -EMFILE/-ENOSPC when the
- *         kernel's inotify limits are reached; -EINVAL if @r is NULL.
+ *         (MMSYNC_READ_NO_NOTIFY, no inotify; then mmsync_wait()
+ *         sleep-polls); -EMFILE or -ENFILE when the kernel's inotify
+ *         instance limits are reached (fs.inotify.max_user_instances),
+ *         -ENOSPC when its watch limit is; -EINVAL if @r is NULL.
  */
 MMSYNC_API int mmsync_reader_fd(struct mmsync_reader *r);
 
@@ -567,8 +594,10 @@ struct mmsync_stats {
 	uint64_t created_ns; /* CLOCK_REALTIME when the channel was created */
 	uint64_t publishes;
 	uint64_t grace_waits; /* publishes that had to wait for a reader */
-	uint64_t evictions; /* live readers evicted after the grace period */
-	uint64_t reclaims; /* dead readers' pins reclaimed */
+	/* Live readers' pins the writer stopped waiting for (grace over). */
+	uint64_t evictions;
+	/* Dead readers' pins the writer did not wait for. */
+	uint64_t reclaims;
 	uint64_t refusals; /* publishes refused (MMSYNC_GRACE_REFUSE) */
 	uint64_t waited_ns; /* total time publishes waited for readers */
 	uint64_t writer_opens;
@@ -620,14 +649,19 @@ struct mmsync_reader_info {
 	uint32_t waiting; /* 1: blocked in mmsync_wait() or polling its fd */
 };
 
-/** Called for each used reader entry; return non-zero to stop. */
+/**
+ * Called for each used reader entry; return 0 to go on, a positive value
+ * to stop, a negative errno to stop and have mmsync_foreach_reader()
+ * return it.
+ */
 typedef int (*mmsync_reader_fn)(const struct mmsync_reader_info *ri, void *arg);
 
 /**
  * @brief Call @fn for every used entry of channel @name's reader table,
  *        live or dead, in table order. Liveness is tested with
  *        F_OFD_GETLK on the entry's lock byte; nothing is locked.
- * @return the number of entries passed to @fn; the errors of mmsync_stat().
+ * @return the number of entries passed to @fn; the negative value @fn
+ *         returned, if it did; the errors of mmsync_stat().
  */
 MMSYNC_API int mmsync_foreach_reader(const char *name, mmsync_reader_fn fn,
 				     void *arg);

@@ -50,6 +50,7 @@ static void reader_forked(struct mmsync_reader *r)
 
 	r->forked = true;
 	r->f.ool = &mmsync_ool_always;
+	mmsync_notify_forked(r);
 	/* A view open at fork time unpins into a word of the child's own. */
 	r->f.pin = &r->pin_sink;
 	r->ent = NULL;

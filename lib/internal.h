@@ -70,6 +70,8 @@ struct mmsync_writer {
 	int resv_slot;
 	uint64_t resv_len; /* bytes reserved by mmsync_reserve() */
 	unsigned char *resv_ptr; /* NULL unless a reservation is open */
+	/* What the wait for resv_slot did (waited_ns, evicted, reclaimed). */
+	struct mmsync_publish_info wait_info;
 	/* backing.h: where the objects live; the protocol does not look. */
 	const struct mmsync_backing_ops *ops;
 	void *bk; /* the backing's private part */
@@ -89,6 +91,9 @@ struct mmsync_writer {
 	/* grace.c: checks of the readers' claimed count (table.c). */
 	uint64_t verify_ns; /* last full check of the table */
 	uint64_t distrust_until; /* scan every publish until then */
+	/* notify.c: the same for the waiters count. */
+	uint64_t wverify_ns;
+	uint64_t wdistrust_until;
 	/* Set by the SIGBUS guard: the table lost pages under our mapping. */
 	volatile sig_atomic_t table_lost;
 	XXH3_state_t *xxh; /* streaming hash state (publish, publish_fd) */
@@ -140,9 +145,10 @@ struct mmsync_reader {
 	struct mmsync_reader *fk_next, *fk_prev;
 	bool forked; /* inherited across fork(): take a new entry */
 	uint64_t pin_sink; /* f.pin in a forked child until it has an entry */
-	/* notify.c: the inotify instance of this handle, or -errno. */
+	/* notify.c: this handle's inotify instance (-1: none yet). */
 	int ino_fd;
-	bool waiting; /* our entry's wait word is set */
+	bool armed; /* our entry's wait word is set, and counted */
+	bool fd_given; /* mmsync_reader_fd() handed ino_fd out: stay armed */
 };
 
 /* util.c */
@@ -196,6 +202,15 @@ MMSYNC_HIDDEN void mmsync_entry_reassert(struct mmsync_reader *r);
 MMSYNC_HIDDEN int mmsync_table_repair_reader(struct mmsync_reader *r);
 MMSYNC_HIDDEN int mmsync_entry_alive(int table_fd, uint32_t i);
 MMSYNC_HIDDEN void mmsync_table_repair_writer(struct mmsync_writer *w);
+
+/* reader.c */
+MMSYNC_HIDDEN int mmsync_reader_heal(struct mmsync_reader *r);
+
+/* notify.c */
+MMSYNC_HIDDEN void mmsync_notify_close(struct mmsync_reader *r);
+MMSYNC_HIDDEN void mmsync_notify_forked(struct mmsync_reader *r);
+MMSYNC_HIDDEN void mmsync_notify_waiters(struct mmsync_writer *w,
+					 uint64_t now);
 
 /* fence.c */
 MMSYNC_HIDDEN bool mmsync_membarrier_available(void);

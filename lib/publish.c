@@ -128,8 +128,16 @@ int mmsync_slot_begin(struct mmsync_writer *w, uint64_t len,
 		err = mmsync_wait_slot(w, next, info);
 		if (err)
 			return err;
-		/* Remember the wait, so a retried reservation does not wait. */
+		/*
+		 * Remember the wait, so a retried reservation does not wait,
+		 * and what it did, for the publish that ends up using it.
+		 */
 		w->resv_slot = i + 1;
+		w->wait_info = *info;
+	} else {
+		info->waited_ns = w->wait_info.waited_ns;
+		info->evicted = w->wait_info.evicted;
+		info->reclaimed = w->wait_info.reclaimed;
 	}
 	err = mmsync_slot_reserve(w, i, len);
 	if (err)
@@ -153,7 +161,7 @@ int mmsync_slot_begin(struct mmsync_writer *w, uint64_t len,
 void mmsync_slot_commit(struct mmsync_writer *w, uint64_t len, uint64_t sum,
 			struct mmsync_publish_info *info)
 {
-	uint64_t next = w->gen + 1;
+	uint64_t next = w->gen + 1, now;
 	struct mmsync__slot *s = &w->hdr->hot.slot[next & 1];
 
 	__atomic_store_n(&s->size, len, __ATOMIC_RELAXED);
@@ -161,11 +169,14 @@ void mmsync_slot_commit(struct mmsync_writer *w, uint64_t len, uint64_t sum,
 	__atomic_store_n(&s->gen, next, __ATOMIC_RELAXED);
 	/*
 	 * Pairs with the acquire loads of hot.gen in mmsync_read_begin(): a
-	 * reader that sees next sees the slot's bytes and metadata above
-	 * (x86: a plain store; ARM64: stlr).
+	 * reader that sees next sees the slot's bytes and metadata above.
+	 * seq_cst, an exchange (x86: xchg; ARM64: swpal), for the waiters:
+	 * it comes before the load of their count in mmsync_notify_waiters()
+	 * in the one total order (notify.c says why that is enough).
 	 */
-	__atomic_store_n(&w->hdr->hot.gen, next, __ATOMIC_RELEASE);
-	WRITE_SHARED(w->hdr->pub_ns, mmsync_now_ns());
+	__atomic_exchange_n(&w->hdr->hot.gen, next, __ATOMIC_SEQ_CST);
+	now = mmsync_now_ns();
+	WRITE_SHARED(w->hdr->pub_ns, now);
 	w->gen = next;
 	w->resv_slot = 0;
 	w->resv_len = 0;
@@ -175,6 +186,7 @@ void mmsync_slot_commit(struct mmsync_writer *w, uint64_t len, uint64_t sum,
 	info->gen = next;
 	info->checksum = sum;
 	info->size = len;
+	mmsync_notify_waiters(w, now);
 	MMSYNC_PROBE4(publish_end, w->chan_id, next, len, sum);
 }
 
@@ -233,7 +245,11 @@ int mmsync_commit(struct mmsync_writer *w, size_t len,
 		return -EINVAL;
 	if (!info)
 		info = &tmp;
+	/* What mmsync_reserve()'s wait did, then the commit itself. */
 	memset(info, 0, sizeof(*info));
+	info->waited_ns = w->wait_info.waited_ns;
+	info->evicted = w->wait_info.evicted;
+	info->reclaimed = w->wait_info.reclaimed;
 	/* Hash the slot itself: the caller serialized straight into it. */
 	mmsync_slot_commit(w, len, XXH3_64bits(w->resv_ptr, len), info);
 	return 0;

@@ -121,7 +121,7 @@ int mmsync_reader_open(const char *name, const struct mmsync_reader_opts *o,
 	if (!MMSYNC_OPTS_VALID(o, mmsync_reader_opts) ||
 	    MMSYNC_OPTS_GET(o, poll_ns, 0) < 0 ||
 	    (flags & ~(MMSYNC_READ_VERIFY | MMSYNC_READ_XCHG |
-		       MMSYNC_READ_NO_SIGBUS_GUARD)))
+		       MMSYNC_READ_NO_SIGBUS_GUARD | MMSYNC_READ_NO_NOTIFY)))
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
@@ -172,6 +172,7 @@ void mmsync_reader_close(struct mmsync_reader *r)
 	if (!r)
 		return;
 	mmsync_fork_untrack_reader(r);
+	mmsync_notify_close(r);
 	/* A child's copy holds no entry of its own until it took one. */
 	if (r->ent && !r->forked)
 		mmsync_entry_release(r);
@@ -254,7 +255,7 @@ static void unpin(struct mmsync_reader *r)
  * good (a fork, a table that lost pages) is dealt with here, and then the
  * inline path is allowed again.
  */
-static int heal(struct mmsync_reader *r)
+int mmsync_reader_heal(struct mmsync_reader *r)
 {
 	int err;
 
@@ -300,7 +301,7 @@ int mmsync__read_begin_slow(struct mmsync_reader *r, struct mmsync_view *v)
 		return -EINVAL;
 	if (r->f.pinned)
 		return -EBUSY;
-	err = heal(r);
+	err = mmsync_reader_heal(r);
 	if (err)
 		return err;
 	for (tries = 0; tries < 64; tries++) {
@@ -414,35 +415,4 @@ uint64_t mmsync_reader_gen(const struct mmsync_reader *r)
 		return 0;
 	/* Pairs with the writer's release store of hot.gen. */
 	return __atomic_load_n(&r->hdr->hot.gen, __ATOMIC_ACQUIRE);
-}
-
-int mmsync_reader_fd(struct mmsync_reader *r)
-{
-	/* Notification is not built yet: mmsync_wait() sleep-polls. */
-	return r ? -EOPNOTSUPP : -EINVAL;
-}
-
-int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen, int64_t timeout_ns)
-{
-	uint64_t start, now, left;
-
-	if (!r)
-		return -EINVAL;
-	start = mmsync_now_ns();
-	for (;;) {
-		if (mmsync_reader_gen(r) > after_gen)
-			return 0;
-		/* A memfd channel ends with its writer: say so, once it did. */
-		if (r->ops->writer_gone(r))
-			return -EPIPE;
-		if (timeout_ns == 0)
-			return -ETIMEDOUT;
-		now = mmsync_now_ns();
-		if (timeout_ns > 0 && now - start >= (uint64_t)timeout_ns)
-			return -ETIMEDOUT;
-		left = timeout_ns > 0 ? (uint64_t)timeout_ns - (now - start) :
-					UINT64_MAX;
-		mmsync_sleep_ns(left < (uint64_t)r->poll_ns ? (int64_t)left :
-							      r->poll_ns);
-	}
 }

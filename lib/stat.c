@@ -165,7 +165,7 @@ int mmsync_foreach_reader(const char *name, mmsync_reader_fn fn, void *arg)
 	uint64_t now;
 	struct ro_chan c;
 	uint32_t i;
-	int err, count = 0;
+	int err, count = 0, ret;
 
 	if (!fn)
 		return -EINVAL;
@@ -177,7 +177,10 @@ int mmsync_foreach_reader(const char *name, mmsync_reader_fn fn, void *arg)
 		if (!entry_info(&c, i, c.hdr.hot.gen, now, &ri))
 			continue;
 		count++;
-		if (fn(&ri, arg))
+		ret = fn(&ri, arg);
+		if (ret < 0)
+			count = ret;
+		if (ret)
 			break;
 	}
 	ro_close(&c);

@@ -95,13 +95,34 @@ int mmsync_map_state(int fd, bool writable, void **out, size_t *len)
 	return err;
 }
 
-/* The reader table: @size bytes that matter, mapped whole. */
+/*
+ * The reader table: @size bytes that matter, mapped whole, whatever the
+ * file holds right now. Any reader may truncate it at any moment, so a
+ * size checked here would prove nothing a moment later: the caller gives
+ * it its pages back first and guards the mapping (sigbus.c), and whoever
+ * touches a page it lost gets it repaired, never SIGBUS.
+ */
 int mmsync_map_table(int fd, uint64_t size, bool writable, void **out,
 		     size_t *len)
 {
-	return map_object(fd, size,
-			  writable ? PROT_READ | PROT_WRITE : PROT_READ, out,
-			  len);
+	uint64_t page, want;
+	struct stat st;
+	bool huge;
+	void *p;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EBADMSG;
+	page = mmsync_fd_granule(fd, &huge);
+	want = mmsync_round_up(size, page);
+	p = mmap(NULL, want, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+		 MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return errno == EACCES ? -EACCES : -errno;
+	*out = p;
+	*len = (size_t)want;
+	return 0;
 }
 
 /*

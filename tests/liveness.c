@@ -153,6 +153,41 @@ TEST_F(live, live_reader_past_grace_gets_estale)
 	mmsync_writer_close(w);
 }
 
+/*
+ * An evicted reader stays evicted: the writer does not wait for its pin
+ * again at the next reuse of the slot. And reserve/commit reports the
+ * eviction its wait did, like publish.
+ */
+TEST_F(live, evicted_pin_is_not_waited_for_again)
+{
+	struct mmsync_publish_info info;
+	struct mmsync_writer *w;
+	struct mmsync_reader *r;
+	struct mmsync_view v;
+	void *p;
+
+	ASSERT_EQ(0, open_writer(self->name, variant->fence_mode, 50 * MS,
+				 MMSYNC_GRACE_EVICT, &w));
+	ASSERT_EQ(0, mmsync_reader_open(self->name, NULL, &r));
+	ASSERT_EQ(0, mmsync_publish(w, "1", 1, NULL));
+	ASSERT_EQ(0, mmsync_read_begin(r, &v));
+	ASSERT_EQ(0, mmsync_publish(w, "2", 1, NULL));
+	/* Generation 3 reuses our slot, through reserve/commit. */
+	ASSERT_EQ(0, mmsync_reserve(w, 1, &p));
+	memcpy(p, "3", 1);
+	ASSERT_EQ(0, mmsync_commit(w, 1, &info));
+	EXPECT_EQ(1, info.evicted);
+	EXPECT_LE(50 * MS, info.waited_ns);
+	ASSERT_EQ(0, mmsync_publish(w, "4", 1, NULL));
+	/* Generation 5 reuses it again: the same stale pin, no wait. */
+	ASSERT_EQ(0, mmsync_publish(w, "5", 1, &info));
+	EXPECT_EQ(0, info.evicted);
+	EXPECT_GT(20 * MS, info.waited_ns);
+	EXPECT_EQ(-ESTALE, mmsync_read_end(r, &v));
+	mmsync_reader_close(r);
+	mmsync_writer_close(w);
+}
+
 TEST_F(live, live_reader_in_other_process_gets_estale)
 {
 	struct mmsync_publish_info info;

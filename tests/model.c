@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * model.c - model-check the pin / publish / reclaim / evict protocol with
- * spin. The models and what they abstract are described at the top of
- * tests/model/mmsync.pml.
+ * model.c - model-check the protocol (state format 2) with spin. The models
+ * and what they abstract are described at the top of tests/model/mmsync.pml.
  *
- * The real protocol must verify: no assertion fails (no torn read, no slot
- * written under a reader's view, -ESTALE only after an eviction), no
- * process gets stuck (the writer never waits forever on a dead reader) and
- * no execution runs forever. The mutants must not verify, or the
- * assertions would prove nothing: Cloudflare mmap-sync's protocol and
- * libmmsync without the re-read after the pin both tear a read, and
- * libmmsync without reclaim hangs on a dead reader.
+ * The real protocol must verify, with and without a hostile process that
+ * writes what it likes into the reader table: no assertion fails (no torn
+ * view reported clean; without the hostile process also no slot written
+ * under a reader's view and -ESTALE only after an eviction), no process
+ * gets stuck (the writer never waits forever on a dead reader) and no
+ * execution runs forever. The mutants must not verify, or the assertions
+ * would prove nothing: Cloudflare mmap-sync's protocol tears a read;
+ * libmmsync without the re-read after the pin, or with a late claim, hands
+ * honest readers -ESTALE without an eviction; without reclaim it hangs on a
+ * dead reader; without read_end's slot check the hostile process tears a
+ * view.
  *
  * The models are read from $MMSYNC_MODEL_DIR, else from tests/model (make
  * check runs the tests from the repository root). $MMSYNC_MODEL_FLAGS adds
@@ -415,6 +418,28 @@ TEST_F_TIMEOUT(model, protocol_terminates, MODEL_TIMEOUT)
 	expect_clean(_metadata, &r);
 }
 
+/* A process writing what it likes into the table tears nobody's view. */
+TEST_F_TIMEOUT(model, hostile_reader_harms_nobody, MODEL_TIMEOUT)
+{
+	static const char *const defs[] = { "-DHOSTILE", "-DLASTGEN=4",
+					    "-DHACTS=2", NULL };
+	struct pan_result r;
+
+	verify(_metadata, self, "mmsync.pml", defs, true, false, &r);
+	expect_clean(_metadata, &r);
+}
+
+/* ... nor keeps the writer waiting forever: every execution ends. */
+TEST_F_TIMEOUT(model, hostile_reader_bounds_writer_wait, MODEL_TIMEOUT)
+{
+	static const char *const defs[] = { "-DHOSTILE", "-DLASTGEN=4",
+					    "-DHACTS=2", NULL };
+	struct pan_result r;
+
+	verify(_metadata, self, "mmsync.pml", defs, true, true, &r);
+	expect_clean(_metadata, &r);
+}
+
 TEST_F_TIMEOUT(model, mmap_sync_protocol_tears, MODEL_TIMEOUT)
 {
 	struct pan_result r;
@@ -424,7 +449,13 @@ TEST_F_TIMEOUT(model, mmap_sync_protocol_tears, MODEL_TIMEOUT)
 			 "assertion violated  !(torn)");
 }
 
-TEST_F_TIMEOUT(model, no_recheck_tears, MODEL_TIMEOUT)
+/*
+ * Without the re-load of gen after the pin, a reader can pin a slot the
+ * writer's scan already found free: the slot check still reports it
+ * (-ESTALE), but an honest reader got -ESTALE with no eviction, which the
+ * pins exist to prevent.
+ */
+TEST_F_TIMEOUT(model, no_recheck_fails, MODEL_TIMEOUT)
 {
 	static const char *const defs[] = { "-DNO_RECHECK", "-DTORN_ONLY",
 					    NULL };
@@ -432,7 +463,7 @@ TEST_F_TIMEOUT(model, no_recheck_tears, MODEL_TIMEOUT)
 
 	verify(_metadata, self, "mmsync.pml", defs, false, false, &r);
 	expect_violation(_metadata, self, "mmsync.pml", defs, &r,
-			 "assertion violated  !(torn)");
+			 "assertion violated (gone[r]==g)");
 }
 
 TEST_F_TIMEOUT(model, no_reclaim_hangs, MODEL_TIMEOUT)
@@ -443,6 +474,33 @@ TEST_F_TIMEOUT(model, no_reclaim_hangs, MODEL_TIMEOUT)
 	verify(_metadata, self, "mmsync.pml", defs, false, false, &r);
 	expect_violation(_metadata, self, "mmsync.pml", defs, &r,
 			 "invalid end state");
+}
+
+/* Without read_end's slot check, the hostile process tears a view. */
+TEST_F_TIMEOUT(model, no_slot_check_tears_under_hostile, MODEL_TIMEOUT)
+{
+	static const char *const defs[] = { "-DNO_SLOT_CHECK", "-DHOSTILE",
+					    NULL };
+	struct pan_result r;
+
+	verify(_metadata, self, "mmsync.pml", defs, false, false, &r);
+	expect_violation(_metadata, self, "mmsync.pml", defs, &r,
+			 "assertion violated  !(torn)");
+}
+
+/*
+ * A reader that raises the claimed count only once its view is open: a
+ * writer that read the count as 0 skips its scan and rewrites the slot
+ * under the view.
+ */
+TEST_F_TIMEOUT(model, late_claim_fails, MODEL_TIMEOUT)
+{
+	static const char *const defs[] = { "-DLATE_CLAIM", NULL };
+	struct pan_result r;
+
+	verify(_metadata, self, "mmsync.pml", defs, false, false, &r);
+	expect_violation(_metadata, self, "mmsync.pml", defs, &r,
+			 "assertion violated");
 }
 
 TEST_HARNESS_MAIN

@@ -52,7 +52,13 @@ static int strict_reader(void *arg)
 	res.first_gen = v.gen;
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT))
 		return 3;
-	for (i = 0; i < j->reads; i++) {
+	/*
+	 * At least j->reads reads, and on until ten publishes raced with
+	 * them (a loaded machine may run the writer rarely), within bounds.
+	 */
+	for (i = 0; i < j->reads ||
+		    (res.last_gen < res.first_gen + 10 && i < j->reads * 500);
+	     i++) {
 		err = j->ool ? mmsync_read_begin_ool(r, &v) :
 			       mmsync_read_begin(r, &v);
 		if (err)
@@ -143,7 +149,7 @@ TEST_F(nosys, read_path_makes_no_syscall)
 	}
 	ASSERT_EQ(0, WEXITSTATUS(st));
 	ASSERT_EQ(sizeof(res), read(self->pipe[0], &res, sizeof(res)));
-	EXPECT_EQ(j.reads, res.reads);
+	EXPECT_LE(j.reads, res.reads);
 	EXPECT_LT(res.first_gen, res.last_gen); /* it saw publishes */
 	ksft_print_msg(
 		"measured: %ld reads under seccomp strict mode, %ld clean, generations %llu..%llu, %llu publishes meanwhile\n",

@@ -124,6 +124,7 @@ static const struct argp_option opts[] = {
 	{ "check", OPT_CHECK, NULL, 0,
 	  "Check that this kernel and user can trace, then exit", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
+	{ NULL, 'h', NULL, 0, "Give this help list (the same as --help)", -1 },
 	{},
 };
 
@@ -145,6 +146,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	long v;
 
 	switch (key) {
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		break;
 	case 'p':
 		errno = 0;
 		v = strtol(arg, &end, 10);
@@ -238,42 +242,47 @@ static uint64_t mono_ns(void)
 
 /* ---- finding the probes ------------------------------------------------ */
 
+/* @rel (from the directory of our executable), if it is readable. */
+static int near_us(const char *rel, char *out, size_t len)
+{
+	char self[PATH_MAX], path[PATH_MAX], real[PATH_MAX], *slash;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -ENOENT;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
+	if (snprintf(path, sizeof(path), "%s/%s", self, rel) >=
+		    (int)sizeof(path) ||
+	    access(path, R_OK) || !realpath(path, real))
+		return -ENOENT;
+	snprintf(out, len, "%s", real);
+	return 0;
+}
+
 /*
- * Where the dynamic linker finds libmmsync for programs like us; failing
- * that (a sanitizer's dlopen() does not see our RUNPATH), next to us: the
- * build tree (tools/..) or an install prefix (bin/../lib).
+ * The libmmsync to trace by default. First the one of the build tree we
+ * were built in (build/VARIANT/tools/.. holds it): a build's tracer must
+ * trace that build's library, not one installed on the system, and it
+ * has no rpath to find it (nothing built carries one into the build
+ * tree that could be installed). Then the one the dynamic linker finds
+ * for programs (installed tracers), then an install prefix (bin/../lib).
  */
 static int default_library(char *out, size_t len)
 {
-	static const char *const near[] = { "/../" LIB_SONAME,
-					    "/../lib/" LIB_SONAME };
-	char real[PATH_MAX], self[PATH_MAX], found[PATH_MAX], *slash;
 	struct link_map *lm = NULL;
-	unsigned int i;
-	ssize_t n;
+	char real[PATH_MAX];
 	void *h;
 
+	if (near_us("../" LIB_SONAME, out, len) == 0)
+		return 0;
 	h = dlopen(LIB_SONAME, RTLD_LAZY | RTLD_LOCAL);
-	if (!h) {
-		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (n <= 0)
-			return -ENOENT;
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (!slash)
-			return -ENOENT;
-		*slash = '\0';
-		for (i = 0; i < sizeof(near) / sizeof(near[0]); i++) {
-			if (snprintf(real, sizeof(real), "%s%s", self,
-				     near[i]) >= (int)sizeof(real))
-				continue;
-			if (access(real, R_OK) == 0 && realpath(real, found)) {
-				snprintf(out, len, "%s", found);
-				return 0;
-			}
-		}
-		return -ENOENT;
-	}
+	if (!h)
+		return near_us("../lib/" LIB_SONAME, out, len);
 	if (dlinfo(h, RTLD_DI_LINKMAP, &lm) || !lm || !lm->l_name[0] ||
 	    !realpath(lm->l_name, real)) {
 		dlclose(h);
@@ -1042,9 +1051,11 @@ int main(int argc, char **argv)
 	int n, i, err, attached = 0, ret = 1, lock_fd = -1;
 	int timeout_ms;
 
+	/* Exit status as mmsync(1): 0 ok, 1 failure, 2 usage. */
+	argp_err_exit_status = 2;
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (err)
-		return 1;
+		return 2;
 	libbpf_set_print(libbpf_print);
 	if (env.unpin)
 		return do_unpin();
@@ -1089,6 +1100,8 @@ int main(int argc, char **argv)
 	if (n > MT_MAX_SITES)
 		n = MT_MAX_SITES;
 	if (env.list) {
+		/* Which file: the default follows the build tree (see above). */
+		fprintf(stderr, "mmsync-trace: probes in %s\n", st.path);
 		list_sites(sites, n);
 		free(sites);
 		return 0;

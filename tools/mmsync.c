@@ -1,303 +1,135 @@
 // SPDX-License-Identifier: MIT
 /*
- * mmsync - look at a libmmsync channel from the outside, without BPF.
+ * mmsync - publish, read and inspect libmmsync channels from the shell.
  *
- *   mmsync stat NAME [--json]       counters of the channel
- *   mmsync readers NAME [--json]    the reader table, stuck readers first
+ *   mmsync put NAME [FILE|-]    cmd_put.c
+ *   mmsync cat|verify NAME      cmd_cat.c
+ *   mmsync watch NAME           cmd_watch.c
+ *   mmsync ls [DIR], rm NAME    cmd_ls.c
+ *   mmsync stat|readers NAME    cmd_stat.c
  *
- * It reads the state file through mmsync_stat() and
- * mmsync_foreach_reader(): read-only, no reader entry taken.
+ * Each verb parses its own options (mmsync VERB --help). This file picks
+ * the verb and answers the top-level --help, -h and --version.
  */
 #define _GNU_SOURCE
 #include <argp.h>
-#include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <mmsync.h>
 
-#include "fmt.h"
+#include "cli.h"
 
-static struct {
-	const char *cmd;
+#ifndef MMSYNC_TOOLS_VERSION
+#define MMSYNC_TOOLS_VERSION "0.1.0"
+#endif
+
+const char *argp_program_version = "mmsync " MMSYNC_TOOLS_VERSION;
+
+static const struct verb {
 	const char *name;
-	bool json;
-} env;
+	const char *args;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+} verbs[] = {
+	{ "put", "NAME [FILE|-]",
+	  "publish a file, or stdin, as the next snapshot", cmd_put },
+	{ "cat", "NAME", "write the current snapshot to stdout", cmd_cat },
+	{ "verify", "NAME", "exit 0 iff the snapshot matches its checksum",
+	  cmd_verify },
+	{ "watch", "NAME", "print one line per new generation", cmd_watch },
+	{ "ls", "[DIR]", "list the channels in DIR", cmd_ls },
+	{ "rm", "NAME...", "remove channels", cmd_rm },
+	{ "stat", "NAME", "counters of a channel", cmd_stat },
+	{ "readers", "NAME", "its reader table, stuck readers first",
+	  cmd_readers },
+};
 
-const char *argp_program_version = "mmsync 0.1";
-static const char doc[] =
-	"Show the state of a libmmsync channel without joining it.\n"
+#define NR_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+static const char post_doc[] =
 	"\n"
-	"COMMANDS:\n"
-	"    stat NAME      publishes, grace waits, evictions, reclaims, slots\n"
-	"    readers NAME   every reader entry: pid, comm, age, pinned generation,\n"
-	"                   lag and whether the process is alive\n"
-	"\n"
-	"NAME is a channel name (in $MMSYNC_DIR, default /dev/shm) or a path\n"
-	"prefix containing '/', as given to mmsync_writer_open().\n"
+	"NAME is a channel name (its files are in $MMSYNC_DIR, default\n"
+	"/dev/shm) or a path prefix containing '/', as given to\n"
+	"mmsync_writer_open(3). 'mmsync COMMAND --help' shows the options of\n"
+	"each command.\n"
 	"\n"
 	"EXAMPLES:\n"
-	"    mmsync stat features\n"
-	"    mmsync stat /run/app/routes --json\n"
-	"    mmsync readers features        # which reader holds the writer up?\n";
+	"    mmsync put routes routes.bin      # publish a file\n"
+	"    make-table | mmsync put routes    # or stdin\n"
+	"    mmsync cat routes > copy.bin      # the current snapshot\n"
+	"    mmsync watch routes --json        # a line per publish\n"
+	"    mmsync ls                         # channels in /dev/shm\n"
+	"    mmsync readers routes             # who holds the writer up?\n"
+	"\n"
+	"EXIT STATUS: 0 success, 1 failure (one line on stderr names the\n"
+	"channel and the error), 2 usage error. See mmsync(1).\n";
 
-static const struct argp_option opts[] = {
-	{ "json", 'j', NULL, 0, "Output JSON", 0 },
-	{},
-};
-
-static error_t parse_arg(int key, char *arg, struct argp_state *state)
+static char *help_filter(int key, const char *text, void *input)
 {
+	char *buf = NULL;
+	size_t len = 0;
+	unsigned int i;
+	FILE *f;
+
+	if (key != ARGP_KEY_HELP_POST_DOC)
+		return (char *)text;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return (char *)text;
+	fprintf(f, "COMMANDS:\n");
+	for (i = 0; i < NR_VERBS; i++)
+		fprintf(f, "    %-8s %-15s %s\n", verbs[i].name, verbs[i].args,
+			verbs[i].summary);
+	fputs(post_doc, f);
+	fclose(f);
+	return buf; /* argp frees what differs from @text */
+}
+
+static error_t top_parse(int key, char *arg, struct argp_state *state)
+{
+	int *verb_at = state->input;
+
 	switch (key) {
-	case 'j':
-		env.json = true;
-		break;
 	case ARGP_KEY_ARG:
-		if (state->arg_num == 0)
-			env.cmd = arg;
-		else if (state->arg_num == 1)
-			env.name = arg;
-		else
-			argp_usage(state);
-		break;
-	case ARGP_KEY_END:
-		if (!env.cmd || !env.name)
-			argp_usage(state);
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
-}
-
-static const char *fence_name(uint32_t m)
-{
-	switch (m) {
-	case MMSYNC_FENCE_MEMBARRIER:
-		return "membarrier";
-	case MMSYNC_FENCE_XCHG:
-		return "xchg";
-	}
-	return "?";
-}
-
-static int cmd_stat(void)
-{
-	MMSYNC_OPTS(mmsync_stats, s);
-	char b1[16], b2[16];
-	int err, k;
-
-	err = mmsync_stat(env.name, &s);
-	if (err) {
-		fprintf(stderr, "mmsync: %s: %s\n", env.name, strerror(-err));
-		return 1;
-	}
-	if (env.json) {
-		printf("{\"name\":");
-		json_str(stdout, env.name);
-		printf(",\"chan_id\":%llu,\"gen\":%llu,\"pub_age_ns\":%llu,"
-		       "\"created_ns\":%llu,\"publishes\":%llu,"
-		       "\"grace_waits\":%llu,\"evictions\":%llu,"
-		       "\"reclaims\":%llu,\"refusals\":%llu,\"waited_ns\":%llu,"
-		       "\"writer_opens\":%llu,\"writer_pid\":%u,"
-		       "\"writer_alive\":%s,\"fence_mode\":\"%s\","
-		       "\"max_readers\":%u,\"readers\":%u,\"pinned\":%u,"
-		       "\"dead\":%u,\"max_lag\":%llu,\"slots\":[",
-		       (unsigned long long)s.chan_id, (unsigned long long)s.gen,
-		       (unsigned long long)s.pub_age_ns,
-		       (unsigned long long)s.created_ns,
-		       (unsigned long long)s.publishes,
-		       (unsigned long long)s.grace_waits,
-		       (unsigned long long)s.evictions,
-		       (unsigned long long)s.reclaims,
-		       (unsigned long long)s.refusals,
-		       (unsigned long long)s.waited_ns,
-		       (unsigned long long)s.writer_opens, s.writer_pid,
-		       s.writer_alive ? "true" : "false",
-		       fence_name(s.fence_mode), s.max_readers, s.readers,
-		       s.pinned, s.dead, (unsigned long long)s.max_lag);
-		for (k = 0; k < 2; k++)
-			printf("%s{\"gen\":%llu,\"size\":%llu,\"cap\":%llu}",
-			       k ? "," : "", (unsigned long long)s.slot_gen[k],
-			       (unsigned long long)s.slot_size[k],
-			       (unsigned long long)s.slot_cap[k]);
-		printf("]}\n");
+		/* The verb: stop here, it parses the rest. */
+		*verb_at = state->next - 1;
+		state->next = state->argc;
+		return 0;
+	case ARGP_KEY_NO_ARGS:
+		argp_error(state, "a COMMAND is required");
 		return 0;
 	}
-	printf("channel       %s (id %llu)\n", env.name,
-	       (unsigned long long)s.chan_id);
-	printf("generation    %llu", (unsigned long long)s.gen);
-	if (s.gen)
-		printf(", published %s ago",
-		       human_ns(s.pub_age_ns, b1, sizeof(b1)));
-	printf("\nwriter        ");
-	if (s.writer_alive)
-		printf("pid %u, alive\n", s.writer_pid);
-	else
-		printf("none%s\n",
-		       s.writer_opens ? " (the last one exited)" : "");
-	printf("fence         %s\n", fence_name(s.fence_mode));
-	for (k = 0; k < 2; k++)
-		printf("slot %d        gen %llu, %llu bytes, capacity %llu\n",
-		       k, (unsigned long long)s.slot_gen[k],
-		       (unsigned long long)s.slot_size[k],
-		       (unsigned long long)s.slot_cap[k]);
-	printf("readers       %u live of %u entries, %u with a view open, "
-	       "%u dead holding a pin, max lag %llu\n",
-	       s.readers, s.max_readers, s.pinned, s.dead,
-	       (unsigned long long)s.max_lag);
-	printf("publishes     %llu\n", (unsigned long long)s.publishes);
-	printf("grace waits   %llu, %s in total\n",
-	       (unsigned long long)s.grace_waits,
-	       human_ns(s.waited_ns, b2, sizeof(b2)));
-	printf("evictions     %llu\n", (unsigned long long)s.evictions);
-	printf("reclaims      %llu\n", (unsigned long long)s.reclaims);
-	printf("refusals      %llu\n", (unsigned long long)s.refusals);
-	printf("writer opens  %llu\n", (unsigned long long)s.writer_opens);
-	return 0;
-}
-
-struct rows {
-	struct mmsync_reader_info *v;
-	int n, cap;
-};
-
-static int collect(const struct mmsync_reader_info *ri, void *arg)
-{
-	struct rows *r = arg;
-	void *p;
-
-	if (r->n == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 64;
-		p = realloc(r->v, r->cap * sizeof(*r->v));
-		if (!p)
-			return -ENOMEM;
-		r->v = p;
-	}
-	/* Copy what this build knows; a newer library may pass more. */
-	memset(&r->v[r->n], 0, sizeof(r->v[r->n]));
-	memcpy(&r->v[r->n], ri, ri->sz < sizeof(*ri) ? ri->sz : sizeof(*ri));
-	r->n++;
-	return 0;
-}
-
-/*
- * A reader is stuck when the next publish has to wait for it: a view one
- * generation old pins the slot that publish reuses (a live reader is
- * waited for, then evicted; a dead one is reclaimed).
- */
-static bool stuck(const struct mmsync_reader_info *ri)
-{
-	if (!ri->pinned_gen || ri->evicted)
-		return false;
-	return ri->alive == 0 || ri->lag >= 1;
-}
-
-static int by_trouble(const void *a, const void *b)
-{
-	const struct mmsync_reader_info *x = a, *y = b;
-
-	if (stuck(x) != stuck(y))
-		return stuck(x) ? -1 : 1;
-	if (x->lag != y->lag)
-		return x->lag < y->lag ? 1 : -1;
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
-static const char *state_name(const struct mmsync_reader_info *ri)
-{
-	if (ri->alive == 1)
-		return "alive";
-	if (ri->alive == 0)
-		return "dead";
-	return "unknown";
-}
-
-static int cmd_readers(void)
-{
-	struct rows r = { 0 };
-	char age[16];
-	int n, i;
-
-	n = mmsync_foreach_reader(env.name, collect, &r);
-	if (n < 0) {
-		fprintf(stderr, "mmsync: %s: %s\n", env.name, strerror(-n));
-		return 1;
-	}
-	qsort(r.v, r.n, sizeof(*r.v), by_trouble);
-	if (env.json) {
-		printf("[");
-		for (i = 0; i < r.n; i++) {
-			const struct mmsync_reader_info *ri = &r.v[i];
-
-			printf("%s{\"entry\":%u,\"pid\":%u,\"comm\":",
-			       i ? "," : "", ri->index, ri->pid);
-			json_str(stdout, ri->comm);
-			printf(",\"alive\":%s,\"pinned_gen\":%llu,\"lag\":%llu,"
-			       "\"age_ns\":%llu,\"evictions\":%llu,"
-			       "\"evicted\":%s,\"stuck\":%s,\"flags\":%u}",
-			       ri->alive == 1 ? "true" :
-			       ri->alive == 0 ? "false" :
-						"null",
-			       (unsigned long long)ri->pinned_gen,
-			       (unsigned long long)ri->lag,
-			       (unsigned long long)ri->age_ns,
-			       (unsigned long long)ri->evictions,
-			       ri->evicted ? "true" : "false",
-			       stuck(ri) ? "true" : "false", ri->flags);
-		}
-		printf("]\n");
-		free(r.v);
-		return 0;
-	}
-	printf("%-6s %-8s %-16s %-7s %10s %6s %8s %6s\n", "ENTRY", "PID",
-	       "COMM", "STATE", "PINNED", "LAG", "AGE", "EVICT");
-	for (i = 0; i < r.n; i++) {
-		const struct mmsync_reader_info *ri = &r.v[i];
-		char pinned[24];
-
-		if (ri->pinned_gen)
-			snprintf(pinned, sizeof(pinned), "%llu%s",
-				 (unsigned long long)ri->pinned_gen,
-				 ri->evicted ? "!" : "");
-		else
-			snprintf(pinned, sizeof(pinned), "-");
-		printf("%-6u %-8u %-16s %-7s %10s %6llu %8s %6llu%s\n",
-		       ri->index, ri->pid, ri->comm[0] ? ri->comm : "?",
-		       state_name(ri), pinned, (unsigned long long)ri->lag,
-		       human_ns(ri->age_ns, age, sizeof(age)),
-		       (unsigned long long)ri->evictions,
-		       stuck(ri) ? "  <- stuck: the writer waits for it" : "");
-	}
-	if (!r.n)
-		printf("(no readers)\n");
-	else
-		printf("\n%d entries; '!' marks a pin the writer evicted or "
-		       "reclaimed\n",
-		       r.n);
-	free(r.v);
-	return 0;
+	return ARGP_ERR_UNKNOWN;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct argp argp = {
-		.options = opts,
-		.parser = parse_arg,
-		.args_doc = "stat|readers NAME",
-		.doc = doc,
+	static const struct argp_child children[] = {
+		{ &cli_common_argp, 0, NULL, 0 },
+		{},
 	};
+	static const struct argp top = {
+		.parser = top_parse,
+		.args_doc = "COMMAND [ARG...]",
+		.doc = "Publish, read and inspect libmmsync channels from the "
+		       "shell.\v",
+		.children = children,
+		.help_filter = help_filter,
+	};
+	int verb_at = 0;
+	unsigned int i;
 
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
-		return 1;
-	if (!strcmp(env.cmd, "stat"))
-		return cmd_stat();
-	if (!strcmp(env.cmd, "readers"))
-		return cmd_readers();
-	fprintf(stderr, "mmsync: unknown command '%s' (stat, readers)\n",
-		env.cmd);
-	return 1;
+	argp_err_exit_status = CLI_USAGE;
+	if (argp_parse(&top, argc, argv, ARGP_IN_ORDER, NULL, &verb_at))
+		return CLI_USAGE;
+	for (i = 0; i < NR_VERBS; i++)
+		if (!strcmp(argv[verb_at], verbs[i].name))
+			return verbs[i].run(argc - verb_at, argv + verb_at);
+	fprintf(stderr,
+		"mmsync: unknown command '%s'\n"
+		"Try 'mmsync --help' for the list of commands.\n",
+		argv[verb_at]);
+	return CLI_USAGE;
 }

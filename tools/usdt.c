@@ -6,7 +6,8 @@
  * .stapsdt.base, the semaphore's address, then "provider\0name\0args\0".
  * A uprobe wants file offsets, so addresses are translated through the
  * PT_LOAD program headers; if the file was prelinked, .stapsdt.base moved
- * and every address moves with it.
+ * and every address moves with it. The argument specs are parsed in
+ * usdt_arg.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,119 +47,6 @@ int usdt_probe_id(const char *name)
 const char *usdt_probe_name(int id)
 {
 	return id >= 0 && id < MT_NR_PROBES ? probe_names[id] : "?";
-}
-
-static const struct {
-	const char *names[4];
-	int reg;
-} regs[] = {
-	{ { "rax", "eax", "ax", "al" }, MT_REG_AX },
-	{ { "rbx", "ebx", "bx", "bl" }, MT_REG_BX },
-	{ { "rcx", "ecx", "cx", "cl" }, MT_REG_CX },
-	{ { "rdx", "edx", "dx", "dl" }, MT_REG_DX },
-	{ { "rsi", "esi", "si", "sil" }, MT_REG_SI },
-	{ { "rdi", "edi", "di", "dil" }, MT_REG_DI },
-	{ { "rbp", "ebp", "bp", "bpl" }, MT_REG_BP },
-	{ { "rsp", "esp", "sp", "spl" }, MT_REG_SP },
-	{ { "r8", "r8d", "r8w", "r8b" }, MT_REG_R8 },
-	{ { "r9", "r9d", "r9w", "r9b" }, MT_REG_R9 },
-	{ { "r10", "r10d", "r10w", "r10b" }, MT_REG_R10 },
-	{ { "r11", "r11d", "r11w", "r11b" }, MT_REG_R11 },
-	{ { "r12", "r12d", "r12w", "r12b" }, MT_REG_R12 },
-	{ { "r13", "r13d", "r13w", "r13b" }, MT_REG_R13 },
-	{ { "r14", "r14d", "r14w", "r14b" }, MT_REG_R14 },
-	{ { "r15", "r15d", "r15w", "r15b" }, MT_REG_R15 },
-	{ { "rip", "eip", "", "" }, MT_REG_IP },
-};
-
-/* "%name" followed by @end; returns the register or -1. */
-static int parse_reg(const char *s, const char *end)
-{
-	size_t n, i, j;
-
-	if (*s != '%')
-		return -1;
-	s++;
-	n = (size_t)(end - s);
-	for (i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
-		for (j = 0; j < 4; j++)
-			if (regs[i].names[j][0] &&
-			    strlen(regs[i].names[j]) == n &&
-			    !strncmp(regs[i].names[j], s, n))
-				return regs[i].reg;
-	return -1;
-}
-
-int usdt_parse_arg(const char *s, struct mt_arg *a)
-{
-	const char *at, *open, *close;
-	char *end;
-	long size;
-	int r;
-
-	memset(a, 0, sizeof(*a));
-	size = strtol(s, &end, 10);
-	if (end == s || *end != '@')
-		return -EINVAL;
-	if (size < 0) {
-		a->is_signed = 1;
-		size = -size;
-	}
-	if (size != 1 && size != 2 && size != 4 && size != 8)
-		return -EINVAL;
-	a->size = (__u8)size;
-	at = end + 1;
-	if (*at == '$') { /* constant */
-		a->kind = MT_ARG_CONST;
-		a->off = strtoll(at + 1, &end, 0);
-		return end != at + 1 && *end == '\0' ? 0 : -EINVAL;
-	}
-	if (*at == '%') { /* register */
-		r = parse_reg(at, at + strlen(at));
-		if (r < 0)
-			return -EOPNOTSUPP;
-		a->kind = MT_ARG_REG;
-		a->reg = (__u8)r;
-		return 0;
-	}
-	/* disp(%reg); base+index forms and symbols are not produced here. */
-	open = strchr(at, '(');
-	close = open ? strchr(open, ')') : NULL;
-	if (!open || !close || close[1] != '\0' ||
-	    memchr(open, ',', close - open))
-		return -EOPNOTSUPP;
-	if (open != at) {
-		a->off = strtoll(at, &end, 0);
-		if (end != open)
-			return -EOPNOTSUPP; /* a symbol: sym(%rip) */
-	}
-	r = parse_reg(open + 1, close);
-	if (r < 0 || r == MT_REG_IP)
-		return -EOPNOTSUPP;
-	a->kind = MT_ARG_MEM;
-	a->reg = (__u8)r;
-	return 0;
-}
-
-static int parse_args(const char *spec, struct mt_site *site)
-{
-	char buf[128], *tok, *save = NULL;
-	int err;
-
-	if (strlen(spec) >= sizeof(buf))
-		return -E2BIG;
-	strcpy(buf, spec);
-	site->nargs = 0;
-	for (tok = strtok_r(buf, " ", &save); tok;
-	     tok = strtok_r(NULL, " ", &save)) {
-		if (site->nargs >= MT_MAX_ARGS)
-			return -E2BIG;
-		err = usdt_parse_arg(tok, &site->args[site->nargs]);
-		if (err)
-			return err;
-		site->nargs++;
-	}
-	return 0;
 }
 
 /* Link-time address -> file offset, through the PT_LOAD headers. */
@@ -201,7 +89,7 @@ static int add_site(Elf *elf, const struct raw_note *n, long base_fix,
 	if (n->sema && addr_to_off(elf, n->sema + base_fix, &s->sema_off))
 		return -ENOENT;
 	s->spec.probe = s->probe < 0 ? 0 : (__u32)s->probe;
-	s->ok = parse_args(n->args, &s->spec) == 0;
+	s->ok = usdt_parse_args(n->args, &s->spec) == 0;
 	return 0;
 }
 

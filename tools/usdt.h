@@ -27,8 +27,24 @@ struct usdt_site {
  */
 int usdt_find(const char *path, const char *provider, struct usdt_site **out);
 
-/* Parse one x86-64 argument spec ("-4@%edx", "8@16(%rbx)", "4@$5"). */
+/* The operand syntaxes usdt_arg.c reads. */
+enum usdt_arch {
+	USDT_ARCH_X86_64, /* "-4@%edx", "8@16(%rbx)", "4@$5" */
+	USDT_ARCH_ARM64, /* "-4@w1", "8@[sp, 16]", "8@[x0]", "4@5" */
+};
+
+/*
+ * Parse one argument spec of @arch into @a (for arm64, mt_arg.reg is the
+ * register number, MT_REG_ARM64_SP for sp). 0; -EINVAL if malformed;
+ * -EOPNOTSUPP for a form the BPF side cannot read.
+ */
+int usdt_parse_arg_arch(enum usdt_arch arch, const char *s, struct mt_arg *a);
+/* All of a note's specs, separated by spaces, into @site; 0 or -errno. */
+int usdt_parse_args_arch(enum usdt_arch arch, const char *spec,
+			 struct mt_site *site);
+/* The same for the machine this runs on (-EOPNOTSUPP elsewhere). */
 int usdt_parse_arg(const char *s, struct mt_arg *a);
+int usdt_parse_args(const char *spec, struct mt_site *site);
 
 /* Probe name <-> enum mt_probe. */
 int usdt_probe_id(const char *name);

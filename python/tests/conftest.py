@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """Fixtures of the mmsync test suite.
 
-Channels live in one private directory, /dev/shm/mmsync-test-py-XXXXXX,
-removed at the end of the session (tests/run.sh fails a run that leaves a
-/dev/shm/mmsync-test-* behind); every channel name is a path prefix in it.
+Channels live in one private directory, /dev/shm/mmsync-test-$RUN-py-XXXXXX
+($RUN: tests/run.sh's MMSYNC_TEST_RUN), removed at the end of the session
+(tests/run.sh fails a run that leaves one of its directories behind); every
+channel name is a path prefix in it.
 """
 import itertools
 import os
@@ -19,7 +20,9 @@ _names = itertools.count()
 
 @pytest.fixture(scope="session")
 def shmdir():
-    d = tempfile.mkdtemp(prefix="mmsync-test-py-", dir="/dev/shm")
+    run = os.environ.get("MMSYNC_TEST_RUN", "")
+    prefix = "mmsync-test-%s-py-" % run if run else "mmsync-test-py-"
+    d = tempfile.mkdtemp(prefix=prefix, dir="/dev/shm")
     yield d
     shutil.rmtree(d, ignore_errors=True)
 

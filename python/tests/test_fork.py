@@ -191,10 +191,15 @@ if what == "reader":
     v = h.view()
 else:
     h = mmsync.Writer(name)
+r, w = os.pipe()
 pid = os.fork()
 if pid == 0:
+    # fork() has returned here: the library's atfork handler has run and
+    # let go of the parent's locks (until then the child shares them).
+    os.write(w, b"k")
     time.sleep(60)
     os._exit(0)
+os.read(r, 1)
 print(pid, flush=True)
 time.sleep(60)
 """

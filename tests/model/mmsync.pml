@@ -1,106 +1,101 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mmsync.pml - spin model of libmmsync's pin / publish / reclaim / evict
- * protocol. tests/model.c runs it under `make check`; by hand:
+ * mmsync.pml - spin model of libmmsync's protocol, state format 2: pin /
+ * publish / reclaim / eviction without writes to reader memory, the slot
+ * check in read_end, the claimed count that lets a writer skip its scan,
+ * and (-DHOSTILE) a process with the readers' permissions that writes
+ * whatever it likes into the reader table. tests/model.c runs it under
+ * `make check`; by hand:
  *
- *	spin -a tests/model/mmsync.pml && cc -O2 -DSAFETY -o pan pan.c && ./pan
+ *	spin -a [-DHOSTILE] tests/model/mmsync.pml &&
+ *	cc -O2 -DSAFETY -o pan pan.c && ./pan
  *
- * What it proves, for every interleaving of one writer and two readers:
+ * What it proves, for every interleaving of one writer, two readers and
+ * (-DHOSTILE) the hostile process:
  *
- *   1. A read whose mmsync_read_end() returns 0 saw exactly the bytes of
- *      the generation it pinned: no torn read, no newer or older data.
- *      (assert in reader(), "torn read")
- *   2. The writer never writes a slot while a reader that has not been
- *      evicted is inside a view of that slot (assert in writer(), checked
- *      before every word it writes). Stronger than 1: it does not depend
- *      on the read happening to observe the overlap.
- *   3. -ESTALE only ever comes from an eviction (assert in reader()).
- *   4. The writer never waits forever, and never waits out the grace
- *      period, for a dead reader: grace expiry is offered to the writer
- *      only while a *live* reader blocks it, so a writer left with only
- *      dead pins would block for good, and spin would report an invalid
- *      end state. All three processes must reach their end.
+ *   1. A view whose read_end returns 0 saw exactly the bytes of the
+ *      generation it pinned: no torn read, no newer or older data, also
+ *      under the hostile process (assert in reader(), "!(torn)").
+ *   2. Without the hostile process, the writer never writes a slot while
+ *      a reader it has not given up on is inside a view of that slot
+ *      (assert in writer(), checked before every word it writes), and
+ *      read_end returns -ESTALE only for a pin the writer gave up on
+ *      (assert in reader()). These are the pins' job: honest readers never
+ *      need the slot check to fire.
+ *   3. The writer never waits forever, and never waits out the grace
+ *      period for a dead reader: the grace period's end is offered to the
+ *      writer only while a *live* entry blocks it, so a writer left with
+ *      only dead pins would block for good and spin would report an
+ *      invalid end state. Every process reaches its end; with -DNP (the
+ *      cycle search, tests/model.c) no execution runs forever: the
+ *      writer's wait is bounded whatever the hostile process writes.
  *
  * Memory model. Spin interleaves whole statements: it is sequentially
  * consistent. The real code is SC at the points modelled here because
  *   - fence (xchg) mode: the reader's pin is an xchg (a full fence) and
- *     the writer issues mmsync_smp_mb() (a seq_cst fence) before its scan, so
- *     the pin-store / gen-reload vs gen-store / pin-scan pair is the
- *     classic fenced Dekker, which admits only SC outcomes;
- *   - membarrier mode: the reader's pin is a plain store and only the
- *     compiler is fenced, but the writer's membarrier(GLOBAL_EXPEDITED)
- *     runs a full barrier on every CPU running a reader between the
- *     writer's store of gen and its scan. Where that barrier falls in the
- *     reader's program order decides the case: after the pin store, and
- *     the scan sees the pin; before it, and the reader's re-read of gen
- *     sees the new generation and it retries. Both are SC outcomes. Later
- *     re-scans need no new barrier: a pin stored after the barrier is
- *     followed by a re-read that already sees the new gen;
- *   - read_end's acquire fence keeps the view's loads before its load of
- *     the pin. On the writer's side the eviction CAS must become visible
- *     before the slot's new bytes: the CAS's acq_rel alone does not give
- *     that on weakly ordered CPUs (release orders what comes before the
- *     CAS's store, not what comes after it), the release fence
- *     (mmsync_smp_wmb) in mmsync_slot_begin() after "slot gen = 0" does.
- *     The model writes the slot after the CAS, so it relies on that fence.
+ *     the writer issues mmsync_smp_mb() before it reads the claimed count
+ *     and scans, so pin-store / gen-reload against gen-store / pin-scan is
+ *     the classic fenced Dekker, which admits only SC outcomes;
+ *   - membarrier mode: the reader pins with a plain store; the writer's
+ *     membarrier(GLOBAL_EXPEDITED) runs a full barrier on every CPU that
+ *     runs a reader, between the writer's store of gen and its scan:
+ *     wherever it falls in the reader's program order, the outcome is an
+ *     SC one (pin seen, or the re-load sees the newer gen);
+ *   - the claimed count: a reader raises it with a seq_cst RMW before its
+ *     first load of gen; the writer reads it after smp_mb(). Either the
+ *     writer sees it, or the reader's first load sees the newest gen
+ *     (store-buffering, both sides fenced);
+ *   - the slot check: the writer marks the slot (sgen = 0), then a release
+ *     fence, then writes the bytes; read_end issues an acquire fence after
+ *     the view's loads, then loads sgen. If a load of the view saw a new
+ *     byte, the sgen load sees the mark or later (message passing). The
+ *     model runs each read before the check in program order, which is
+ *     what the fences guarantee;
  *   - read_end's release store of 0 pairs with the scan's acquire load,
  *     and release/acquire on gen makes the bytes of g visible to a reader
  *     that loaded g.
- * What is therefore NOT checked here: the C11/hardware orderings
- * themselves (that each atomic and fence has the strength claimed above);
- * that is a job for herd7 or the TSan build, not for spin.
+ * What is NOT checked here: that each atomic and fence has the strength
+ * claimed above on x86-TSO and ARM64 (the comments at each site in the C
+ * code say why; include/mmsync.h has the table of pairs).
  *
  * Abstractions.
  *   - Data: a slot holds two words, d0 and d1; generation g is written as
  *     d0 = d1 = g, one word per step, so a torn read is representable.
- *     Slot metadata is its gen word (sgen); size / checksum / cap are
- *     written in the same commit step and carry no extra ordering.
- *   - The slot mapping / remap of the slow path, checksum verification,
- *     -EBADMSG after 64 tries, USDT tracing (MMSYNC__PIN_TRACED lives in
- *     the handle, not in the shared pin), MMSYNC_GRACE_REFUSE,
- *     reserve/abort and a writer restart are left out. Fence mode and
- *     membarrier mode are the same model (see above). The slow
- *     read_begin is modelled as "unpin and start over", which is what it
- *     does when the slot's gen mismatches; read_end's slow path (taken
- *     when the pin differs) loads the pin once more, as the C code does.
- *   - Real time: "grace period expired" is a nondeterministic choice the
- *     writer may take at any moment while a live reader blocks it. The
- *     "give up after 1000 forced rounds" bail-out is a nondeterministic
- *     choice after every forced scan that still found a moving pin.
- *   - The writer's polling sleep is a block until a pin, a blocker's lock
- *     or hiwat differs from what its last scan saw (a poll that finds
- *     nothing changed redoes the same scan).
- *   - Reader liveness (the OFD lock on the entry's byte) is alive[].
- *     A reader may die (reader 0 DEATHS0 times, reader 1 DEATHS1 times;
- *     by default 1 and 0) while pinned, right after
- *     its pin store or while in its view, leaving its pin behind; it may
- *     then stay dead, or come back and claim the same entry again, which
- *     exercises the writer's CAS on a reused entry.
- *   - Reader r always owns table entry r.
- *   - Generations are bytes; MMSYNC__PIN_EVICTED is bit 7. The channel
- *     starts with generation 1 published in slot 1, so -ENODATA never
- *     happens; the writer publishes 2 .. LASTGEN.
+ *     Slot metadata is its gen word (sgen); size and checksum are written
+ *     in the same commit step and carry no extra ordering.
+ *   - Real time: "the grace period ended" is a nondeterministic choice the
+ *     writer may take while a live entry blocks it. The writer's polling
+ *     sleep is a block until a watched pin or liveness changes.
+ *   - Liveness (the OFD write lock on an entry's byte) is alive[]. Reader
+ *     0 may die (DEATHS0 times) while pinned, leaving its pin and claim
+ *     behind, and come back to take its entry again.
+ *   - The writer's private memory of pins it stopped waiting for (gone[],
+ *     grace.c holds()) is modelled as such.
+ *   - Skipping the scan on a claimed count of 0: when the count reads 0
+ *     the writer may skip or scan (the C code scans when its check of the
+ *     whole table distrusts the count); when it is not 0, it scans.
+ *   - -DHOSTILE adds entry 2, write-locked by the hostile process (it
+ *     looks alive), and HACTS writes of a nasty value (0, gen - 1, gen - 2)
+ *     into any pin or into the claimed count, at any moment; reader 1 is
+ *     left out then (one honest reader can be torn as well as two, and
+ *     the state space stays small).
+ *   - Generations are bytes; the channel starts with generation 1
+ *     published in slot 1; the writer publishes 2 .. LASTGEN.
  *
  * Mutants (tests/model.c checks that spin finds their violation):
- *   -DNO_RECHECK   read_begin without the re-read of gen after the pin
- *                  store: a reader can pin a slot after the writer's scan
- *                  found it free. Spin finds the torn read.
- *   -DNO_RECLAIM   the writer treats dead readers like live ones: spin
- *                  finds a writer stuck on a dead reader (invalid end
- *                  state).
- *   -DTORN_ONLY    drop assertion 2, so a mutant fails on the torn read.
+ *   -DNO_RECHECK     read_begin without the re-load of gen after the pin:
+ *                    torn read.
+ *   -DNO_RECLAIM     the writer waits for dead readers like live ones: a
+ *                    writer stuck on a dead reader (invalid end state).
+ *   -DNO_SLOT_CHECK  read_end returns 0 without looking at the slot; with
+ *                    -DHOSTILE: torn read.
+ *   -DLATE_CLAIM     the reader raises the claimed count only once its
+ *                    view is open, not before read_begin: the writer may
+ *                    skip its scan and write under the view (assertion 2).
+ *   -DTORN_ONLY      drop assertion 2, so a mutant fails on the torn read.
  *
  * Correspondence with the C code (include/mmsync.h, lib/reader.c,
- * lib/grace.c, lib/publish.c) is given in the comments at each step:
- *   reader()  mmsync_reader_open()/claim_entry(), mmsync_read_begin() and
- *             mmsync__read_begin_slow(), the caller's reads of the view,
- *             mmsync_read_end() and mmsync__read_end_slow();
- *   writer()  mmsync_publish(): mmsync_slot_begin() -> mmsync_wait_slot()
- *             -> scan() / evict(), the copy, mmsync_slot_commit().
- *
- * State space with the defaults (LASTGEN 5, NREADS 2, DEATHS0 1,
- * DEATHS1 0): ~6.8e6 states, ~4 s for the safety search on one core;
- * the cycle search (-DNP, ./pan -l) runs with LASTGEN 4.
+ * lib/table.c, lib/grace.c, lib/publish.c) is given at each step.
  */
 
 #ifndef LASTGEN
@@ -112,192 +107,188 @@
 #ifndef DEATHS0
 #define DEATHS0 1	/* times reader 0 may die */
 #endif
-#ifndef DEATHS1
-#define DEATHS1 0	/* times reader 1 may die */
+#ifndef HACTS
+#define HACTS 3		/* writes of the hostile process */
 #endif
 
-#define NR 2		/* readers = reader-table entries */
-#define EVICTED 128	/* MMSYNC__PIN_EVICTED */
+#define NE 3		/* entries: readers 0 and 1, the hostile's 2 */
 
-/* struct mmsync_hdr and the data slots */
-byte gen = 1;		/* hdr->gen */
-byte sgen[2];		/* hdr->slot[i].gen (metadata) */
+/* The writer-only state and the data slots */
+byte gen = 1;		/* hot.gen */
+byte sgen[2];		/* hot.slot[i].gen */
 byte d0[2];		/* data slot i, first word */
 byte d1[2];		/* data slot i, second word */
-byte hiwat;		/* hdr->hiwat: scan bound */
-byte pin[NR];		/* entry[i].pin */
-bool alive[NR];		/* entry i's OFD lock is held */
+
+/* The reader table: what readers (and the hostile process) write */
+byte pin[NE];		/* entry[i].pin */
+bool claimed[NE];	/* entry[i].claimed */
+byte cnt;		/* the table's claimed count */
+bool alive[NE];		/* entry i's OFD write lock is held */
 
 /* Ghost: generation reader r has a view of, 0 outside a view. */
-byte inview[NR];
+byte inview[NE];
+/* The writer's private memory: the pin of entry i it gave up on. */
+byte gone[NE];
 
-/* grace.c blocks() */
-#define blocks(p, nx) \
-	((p) != 0 && ((p) & EVICTED) == 0 && (p) < (nx) && \
-	 (((p) ^ (nx)) & 1) == 0)
+/* grace.c blocks() and holds() */
+#define blocks(p, nx) ((p) != 0 && (p) < (nx) && (((p) ^ (nx)) & 1) == 0)
+#define holds(e, p, nx) (blocks(p, nx) && gone[e] != (p))
 
-/* Reader r has a view of slot s and its pin was not evicted. */
+/* Reader r has a view of slot s, and the writer did not give up on it. */
 #define reading(r, s) \
-	(inview[r] != 0 && (inview[r] & 1) == (s) && pin[r] == inview[r])
+	(inview[r] != 0 && (inview[r] & 1) == (s) && gone[r] != inview[r])
 
-#ifdef TORN_ONLY
+#if defined(TORN_ONLY) || defined(HOSTILE)
 #define no_overlap(s) skip
 #else
 #define no_overlap(s) assert(!reading(0, s) && !reading(1, s))
 #endif
 
 #ifdef NO_RECLAIM
-#define dead_entry(e) false
-#define live_entry(e) true
-#define died(e) false
+#define dead(e) false
 #else
-#define dead_entry(e) (!alive[e])
-#define live_entry(e) (alive[e])
-#define died(e) (live[e] && !alive[e])
+#define dead(e) (!alive[e])
 #endif
 
-/*
- * One entry of grace.c scan(): the acquire load of its pin, then (if it
- * blocks) mmsync_byte_locked() and the CAS of evict(). Purely local
- * bookkeeping rides along with the shared access before it.
- */
+/* One entry of grace.c first_pass(): load the pin, maybe its liveness. */
 inline scan_entry(e)
 {
-	if
-	:: hw > e ->
-		atomic {
-			p = pin[e];
-			seen[e] = p;
-			blk = blocks(p, next)
-		};
+	atomic {
+		p = pin[e];
 		if
-		:: blk && (dead_entry(e) || force) ->
-			/* reclaim (dead) or evict (forced): CAS */
-			atomic {
-				if
-				:: pin[e] == p -> pin[e] = p | EVICTED
-				:: else -> busy++	/* it moved: look again */
-				fi;
-				p = 0;
-				blk = false
-			}
-		:: atomic {
-			blk && live_entry(e) && !force ->
-				busy++;
-				live[e] = true;
-				p = 0;
-				blk = false
-		   }
-		:: !blk -> p = 0
-		fi
-	:: else
-	fi
+		:: holds(e, p, next) && dead(e) ->
+			gone[e] = p		/* reclaimed: not waited for */
+		:: holds(e, p, next) && !dead(e) ->
+			busy = busy | (1 << e);	/* waited for */
+			seen[e] = p
+		:: else
+		fi;
+		p = 0
+	}
 }
+
+/* grace.c recheck(): the listed entries only. */
+inline recheck(e)
+{
+	atomic {
+		if
+		:: busy & (1 << e) ->
+			p = pin[e];
+			if
+			:: !holds(e, p, next) -> busy = busy & ~(1 << e)
+			:: holds(e, p, next) && dead(e) ->
+				gone[e] = p;
+				busy = busy & ~(1 << e)
+			:: holds(e, p, next) && !dead(e) -> seen[e] = p
+			fi;
+			p = 0
+		:: else
+		fi
+	}
+}
+
+/* grace.c give_up(): remember the pins we stop waiting for. */
+inline give_up(e)
+{
+	atomic {
+		if
+		:: (busy & (1 << e)) && blocks(pin[e], next) ->
+			gone[e] = pin[e]
+		:: else
+		fi
+	}
+}
+
+#define watched(e) ((busy & (1 << (e))) != 0)
+#define changed(e) (watched(e) && (pin[e] != seen[e] || dead(e)))
+#define live_busy(e) (watched(e) && alive[e])
 
 /* mmsync_publish() of generations 2 .. LASTGEN */
 proctype writer()
 {
-	byte next = 2, hw, p, busy;
-	byte seen[NR];
-	bool live[NR], blk, force, expired;
+	byte next = 2, p, busy;
+	byte seen[NE];
 
 	do
 	:: next > LASTGEN -> break
 	:: else ->
-		/*
-		 * mmsync_slot_begin() -> mmsync_wait_slot(). full_fence() is
-		 * a no-op under SC.
-		 */
-		expired = false;
-rescan:
-		force = false;
-scan:
-		/* scan(): hw = READ_SHARED(hdr->hiwat) */
-		atomic {
-			busy = 0;
-			live[0] = false;
-			live[1] = false;
-			seen[0] = 0;
-			seen[1] = 0;
-			hw = hiwat
-		};
+		/* mmsync_wait_slot(): may_skip() */
+		if
+		:: cnt == 0 -> goto write	/* count 0: skip the scan */
+		:: skip				/* count trusted less: scan */
+		fi;
+		/* full fence, then first_pass() */
+		busy = 0;
 		scan_entry(0);
 		scan_entry(1);
+		scan_entry(2);
+wait:
 		if
 		:: busy == 0 -> goto write
 		:: else
 		fi;
+		/* sleep until a watched entry changes, or the grace ends */
 		if
-		:: force ->
-			/* a forced scan still saw moving pins */
-			if
-			:: goto rescan		/* continue */
-			:: goto write		/* ++forced > 1000: give up */
-			fi
-		:: !force && expired ->
-			/* now >= deadline: scan(w, next, true, info) */
-			force = true;
-			goto scan
-		:: !force && !expired && !live[0] && !live[1] ->
-			goto rescan		/* only moving pins */
-		:: !force && !expired && (live[0] || live[1]) ->
-			/* sched_yield() / mmsync_sleep_ns() until ... */
-			if
-			:: hiwat != hw ||
-			   (hw > 0 && pin[0] != seen[0]) ||
-			   (hw > 1 && pin[1] != seen[1]) ||
-			   died(0) || died(1) ->
-				goto rescan	/* ... a poll sees a change */
-			:: (live[0] && alive[0]) || (live[1] && alive[1]) ->
-				expired = true;	/* ... the grace period ends */
-				goto rescan
-			fi
+		:: changed(0) || changed(1) || changed(2) ->
+			recheck(0);
+			recheck(1);
+			recheck(2);
+			goto wait
+		:: live_busy(0) || live_busy(1) || live_busy(2) ->
+			/* expire(): MMSYNC_GRACE_EVICT, stop waiting */
+			give_up(0);
+			give_up(1);
+			give_up(2);
+			busy = 0
 		fi;
 write:
-		/* mmsync_slot_begin(): slot[i].gen = 0, "in flux" */
+		/* mmsync_slot_begin(): mark the slot, release fence */
 		atomic {
 			sgen[next & 1] = 0;
-			live[0] = false;
-			live[1] = false;
+			busy = 0;
 			seen[0] = 0;
 			seen[1] = 0;
-			hw = 0;
-			busy = 0;
-			force = false;
-			expired = false
+			seen[2] = 0
 		};
-		/* the caller's memcpy into the slot, word by word */
+		/* the caller's copy into the slot, word by word */
 		atomic { no_overlap(next & 1); d0[next & 1] = next };
 		atomic { no_overlap(next & 1); d1[next & 1] = next };
-		/* mmsync_slot_commit(): size, checksum, slot gen ... */
+		/* mmsync_slot_commit(): slot gen, then the release store */
 		sgen[next & 1] = next;
-		/* ... then the release store of gen */
 		gen = next;
 		next++
 	od
 }
 
+/* table.c count_claim(): the seq_cst RMW of the claimed count */
+inline claim(r)
+{
+	atomic {
+		if
+		:: !claimed[r] -> claimed[r] = true; cnt++
+		:: else			/* a dead owner's claim: counted */
+		fi
+	}
+}
+
 /* Reader r (table entry r), which may die up to maxd times. */
 proctype reader(byte r; byte maxd)
 {
-	byte g, p, reads, deaths;
-	bool torn;
+	byte g, reads, deaths;
+	bool torn, ok;
 
 life:
-	/* mmsync_reader_open() -> claim_entry() */
+	/* mmsync_reader_open() -> mmsync_entry_claim() */
 	alive[r] = true;			/* mmsync_lock_byte() */
-	pin[r] = 0;
-	atomic {				/* CAS loop raising hiwat */
-		if
-		:: hiwat < r + 1 -> hiwat = r + 1
-		:: else
-		fi
-	};
+	pin[r] = 0;				/* clear_leftovers() */
+#ifndef LATE_CLAIM
+	claim(r);
+#endif
 	do
 	:: reads < NREADS ->
 		/* mmsync_read_begin() */
 again:
-		g = gen;			/* acquire load of gen */
+		g = gen;			/* acquire load of hot.gen */
 repin:
 		pin[r] = g;			/* xchg, or store + membarrier */
 		if
@@ -311,18 +302,21 @@ repin:
 #ifdef NO_RECHECK
 		:: skip
 #else
-		:: atomic { gen != g -> g = gen };	/* re-read moved */
+		:: atomic { gen != g -> g = gen };	/* re-load moved */
 			goto repin
-		:: gen == g			/* re-read: still g */
+		:: gen == g			/* re-load: still g */
 #endif
 		fi;
 		if
-		:: sgen[g & 1] != g ->		/* slot gen mismatch */
+		:: sgen[g & 1] != g ->		/* being rewritten */
 			pin[r] = 0;		/* unpin ... */
-			goto again		/* ... read_begin_slow() retries */
+			goto again		/* ... the slow path retries */
 		:: atomic { sgen[g & 1] == g -> inview[r] = g }
 		fi;
-		/* the caller reads the view */
+#ifdef LATE_CLAIM
+		claim(r);
+#endif
+		/* the caller reads the view, one word at a time */
 		torn = d0[g & 1] != g;
 		torn = torn || d1[g & 1] != g;
 		if
@@ -335,37 +329,48 @@ repin:
 				torn = false
 		   };
 			goto dead
-		:: atomic {
-			/* mmsync_read_end(): acquire fence, load own pin */
-			p = pin[r];
-			inview[r] = 0
-		   }
+		:: skip
 		fi;
-		if
-		:: p != g ->
-			/* mmsync__read_end_slow(): fence, load it again */
-			p = pin[r]
-		:: else
-		fi;
+		/* mmsync_read_end(): acquire fence, then the slot check */
 		atomic {
-			/* release store of 0 */
-			pin[r] = 0;
+#ifdef NO_SLOT_CHECK
+			ok = true;
+#else
+			ok = sgen[g & 1] == g;
+#endif
+			inview[r] = 0
+		};
+		atomic {
+			pin[r] = 0;		/* release store of 0 */
 			if
-			:: p == g ->		/* returns 0 */
+			:: ok ->		/* returns 0 */
 				assert(!torn)
 			:: else ->		/* returns -ESTALE */
-				assert(p == (g | EVICTED))
+#ifndef HOSTILE
+				assert(gone[r] == g)
+#else
+				skip
+#endif
 			fi;
 			reads++;
-			p = 0;
 			g = 0;
-			torn = false
+			torn = false;
+			ok = false
 		}
 	:: else -> break
 	od;
+	/* mmsync_reader_close() -> mmsync_entry_release() */
+	atomic {
+		pin[r] = 0;
+		if
+		:: claimed[r] -> claimed[r] = false; cnt--
+		:: else
+		fi;
+		alive[r] = false
+	};
 	goto done;
 dead:
-	/* the kernel dropped the OFD lock; the pin stays as it was */
+	/* the kernel dropped the lock; pin and claim stay as they were */
 	if
 	:: reads < NREADS -> goto life	/* a new process takes the entry */
 	:: skip				/* or nobody ever comes back */
@@ -373,6 +378,44 @@ dead:
 done:
 	skip
 }
+
+#ifdef HOSTILE
+/*
+ * A process with the readers' permissions: it holds entry 2's lock (so
+ * the entry looks alive) and writes nasty values into any pin, or into the
+ * claimed count, HACTS times.
+ */
+proctype hostile()
+{
+	byte acts, v;
+
+	alive[2] = true;
+	do
+	:: acts < HACTS ->
+		/*
+		 * A value: 0 hides a pin, gen - 1 and gen - 2 block (one of
+		 * the two next publishes); anything >= gen never blocks, so
+		 * it acts like 0 on a pin and like 1 on the count.
+		 */
+		if
+		:: v = 0
+		:: v = gen - 1
+		:: v = gen - 2
+		fi;
+		/* a target */
+		if
+		:: pin[0] = v
+		:: pin[1] = v
+		:: pin[2] = v
+		:: cnt = 0
+		:: cnt = v
+		fi;
+		acts++;
+		v = 0
+	:: else -> break
+	od
+}
+#endif
 
 init {
 	/* generation 1 is published in slot 1 */
@@ -382,6 +425,11 @@ init {
 		sgen[1] = 1;
 		run writer();
 		run reader(0, DEATHS0);
-		run reader(1, DEATHS1)
+#ifdef HOSTILE
+		/* One honest reader is enough to be torn (and the space small). */
+		run hostile()
+#else
+		run reader(1, 0)
+#endif
 	}
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A private directory under /dev/shm for one test's channels, removed
 /// on drop, also when the test panics (tests/run.sh fails a run that
-/// leaves /dev/shm/mmsync-test-* behind).
+/// leaves one of its /dev/shm/mmsync-test-$MMSYNC_TEST_RUN-* behind).
 pub struct TestDir {
     path: PathBuf,
 }
@@ -20,8 +20,12 @@ impl TestDir {
         } else {
             std::env::temp_dir()
         };
+        let run = std::env::var("MMSYNC_TEST_RUN")
+            .map(|r| format!("{r}-"))
+            .unwrap_or_default();
         let path = base.join(format!(
-            "mmsync-test-rs-{}-{}-{}",
+            "mmsync-test-{}rs-{}-{}-{}",
+            run,
             test,
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
