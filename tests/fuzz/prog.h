@@ -19,6 +19,7 @@ struct handle {
 	unsigned char *copy; /* the view's bytes at begin (VIEW_COPY max) */
 	size_t copied;
 	bool replaced; /* its files are no longer the channel's names */
+	int fd; /* what mmsync_reader_fd() gave, or -1 */
 };
 
 /* A generation published by this input: its payload is make_payload(). */
@@ -83,6 +84,7 @@ void act_rfd(struct prog *p, const struct fz_rec *r);
 void act_rclose(struct prog *p, const struct fz_rec *r);
 void end_view(struct prog *p, struct handle *h);
 void close_handle(struct handle *h);
+void check_woken(const struct prog *p);
 bool live_pin_blocks(const struct prog *p, uint64_t next, uint64_t *pins);
 
 /* writer_ops.c */

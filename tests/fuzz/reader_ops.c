@@ -34,7 +34,7 @@ void act_ropen(struct prog *p, const struct fz_rec *r)
 	if (h->r)
 		close_handle(h);
 	o.flags = r->b & (MMSYNC_READ_VERIFY | MMSYNC_READ_XCHG |
-			  MMSYNC_READ_NO_SIGBUS_GUARD);
+			  MMSYNC_READ_NO_SIGBUS_GUARD | MMSYNC_READ_NO_NOTIFY);
 	if (r->b & 0x100)
 		o.poll_ns = 1000;
 	reader_mirror(p, &m);
@@ -84,6 +84,7 @@ void act_ropen(struct prog *p, const struct fz_rec *r)
 		 (unsigned long long)m.h.hot.gen);
 	h->flags = o.flags;
 	h->copy = copies[h - p->h];
+	h->fd = -1;
 }
 
 /*
@@ -313,14 +314,42 @@ void act_rfd(struct prog *p, const struct fz_rec *r)
 		return;
 	}
 	fd = mmsync_reader_fd(h->r);
-	FZ_CHECK(fd >= 0 || fd == -EOPNOTSUPP || fd == -EMFILE || fd == -ENOSPC,
+	if (h->flags & MMSYNC_READ_NO_NOTIFY)
+		FZ_CHECK(fd == -EOPNOTSUPP,
+			 "reader_fd with MMSYNC_READ_NO_NOTIFY: %d", fd);
+	FZ_CHECK(fd >= 0 || fd == -EOPNOTSUPP || fd == -EMFILE ||
+			 fd == -ENFILE || fd == -ENOSPC,
 		 "reader_fd returned %d", fd);
 	if (fd < 0)
 		return;
+	FZ_CHECK(h->fd < 0 || h->fd == fd, "reader_fd changed: %d, then %d",
+		 h->fd, fd);
 	FZ_CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC, "reader fd not cloexec");
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	FZ_CHECK(poll(&pfd, 1, 0) >= 0, "poll on the reader fd failed");
+	h->fd = fd;
+}
+
+/*
+ * After a publish: every handle that holds its descriptor was woken (it
+ * polls readable), unless the waiters count could be lying (a scribbled
+ * table) or the handle's state object is another file than the writer's.
+ */
+void check_woken(const struct prog *p)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int k;
+
+	if (p->c.taint_table || p->c.taint || p->replaced || p->w_replaced)
+		return;
+	for (k = 0; k < FZ_MAX_HANDLES; k++) {
+		if (!p->h[k].r || p->h[k].fd < 0)
+			continue;
+		pfd.fd = p->h[k].fd;
+		FZ_CHECK(poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN),
+			 "a publish did not wake handle %d's descriptor", k);
+	}
 }
 
 void act_rclose(struct prog *p, const struct fz_rec *r)
@@ -419,6 +448,7 @@ void act_stat(struct prog *p, const struct fz_rec *r)
 
 struct each {
 	uint32_t calls, stop, alive, nr;
+	int neg; /* stop with this negative errno rather than 1 */
 	uint64_t gen;
 };
 
@@ -437,13 +467,16 @@ static int each_reader(const struct mmsync_reader_info *ri, void *arg)
 	FZ_CHECK(ri->pinned_gen < MMSYNC_MAX_GEN, "reader_info pinned_gen");
 	FZ_CHECK(ri->lag <= e->gen, "reader_info lag");
 	e->alive += ri->alive == 1;
-	return e->calls == e->stop;
+	if (e->calls != e->stop)
+		return 0;
+	return e->neg ? e->neg : 1;
 }
 
 void act_foreach(struct prog *p, const struct fz_rec *r)
 {
 	struct fz_snap before[FZ_NFILES];
-	struct each e = { .stop = r->a % 4 };
+	struct each e = { .stop = r->a % 4,
+			  .neg = (r->a & 4) ? -ECANCELED : 0 };
 	struct mmsync_hdr hd;
 	int64_t live;
 	bool ok;
@@ -456,6 +489,12 @@ void act_foreach(struct prog *p, const struct fz_rec *r)
 	rc = mmsync_foreach_reader(p->c.name, each_reader, &e);
 	check_same(p, before, 0, FZ_NFILES, "foreach_reader", rc);
 	FZ_CHECK(rc >= 0 || is_errno(rc), "foreach_reader returned %d", rc);
+	/* The callback's negative value, if it stopped with one. */
+	if (e.neg && e.calls == e.stop && e.stop) {
+		FZ_CHECK(rc == e.neg,
+			 "foreach_reader: %d, the callback said %d", rc, e.neg);
+		return;
+	}
 	FZ_CHECK((rc >= 0) == ok, "foreach_reader returned %d for %s files", rc,
 		 ok ? "valid" : "invalid");
 	FZ_CHECK(mmsync_foreach_reader(p->c.name, NULL, NULL) == -EINVAL,

@@ -171,6 +171,20 @@ static void writer_seeds(fz_emit_fn emit, void *arg)
 		snprintf(name, sizeof(name), "t%d-grace", t);
 		emit(name, s.buf, s.n, arg);
 
+		/* A reader holding its descriptor is woken by each publish. */
+		start(&s, t);
+		rec(&s, OP_ROPEN, 1, 0, 0);
+		rec(&s, OP_RFD, 1, 0, 0);
+		rec(&s, OP_WAIT, 1, 2, 0);
+		rec(&s, OP_WOPEN, 0, 0, 0);
+		rec(&s, OP_PUBLISH, 0, 64, 15);
+		rec(&s, OP_WAIT, 1, 1, 0);
+		rec(&s, OP_RESERVE, 0, 64, 16);
+		rec(&s, OP_COMMIT, 0, 0, 0);
+		rec(&s, OP_WAIT, 1, 2, 0);
+		snprintf(name, sizeof(name), "t%d-notify", t);
+		emit(name, s.buf, s.n, arg);
+
 		/* Reserve and commit, abort; a second writer; unlink. */
 		start(&s, t);
 		rec(&s, OP_WOPEN, 0, 0, 0);

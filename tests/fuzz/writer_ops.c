@@ -489,6 +489,7 @@ static void publish_as(struct prog *p, const struct fz_rec *r, enum how how)
 	p->resv = false;
 	p->slot_waited = false;
 	remember(p, next, len, seed);
+	check_woken(p);
 	check_published(p, next, len, seed);
 }
 
@@ -544,6 +545,7 @@ static void act_commit(struct prog *p, const struct fz_rec *r)
 	p->resv = false;
 	p->slot_waited = false;
 	remember(p, next, len, p->resv_seed);
+	check_woken(p);
 	check_published(p, next, len, p->resv_seed);
 }
 
