@@ -8,12 +8,10 @@
 #                        corpus in build/fuzz/corpus/; fails on any crash,
 #                        leak or hang (.ci/run)
 #   make fuzz-long FUZZ_SECONDS=3600 [FUZZ_HARNESSES="reader writer"]
-#                  [FUZZ_JOBS=1]
 #                        the long campaign: FUZZ_SECONDS per harness, one
 #                        after the other (run two makes with one harness
-#                        each to use two cores), in libFuzzer's fork mode:
-#                        failing inputs are kept, the campaign goes on and
-#                        fails at the end
+#                        each to use two cores); a failing input is kept,
+#                        the campaign goes on and fails at the end
 #
 # make check runs $(OUT)/tests/fuzz_replay instead: the seeds, the
 # regression inputs and mutated seeds through the same harness code, built
@@ -33,7 +31,6 @@ FUZZ_LIBS := $(LIB_LIBS) -lpthread
 FUZZ_HARNESSES ?= reader writer
 FUZZ_SMOKE_SECONDS ?= 60
 FUZZ_SECONDS ?= 3600
-FUZZ_JOBS ?= 1
 
 FUZZ_HDRS := $(wildcard tests/fuzz/*.h) include/mmsync.h $(FUZZ_LIB)/layout.h
 FUZZ_COMMON := chan edit prog reader_ops writer_ops
@@ -86,7 +83,7 @@ fuzz-smoke: fuzz
 
 fuzz-long: fuzz
 	$(Q)rc=0; for h in $(FUZZ_HARNESSES); do \
-		tests/fuzz/campaign.sh long $$h $(FUZZ_SECONDS) $(FUZZ_OUT) $(FUZZ_JOBS) || rc=1; \
+		tests/fuzz/campaign.sh long $$h $(FUZZ_SECONDS) $(FUZZ_OUT) || rc=1; \
 	done; exit $$rc
 
 # The replay test of make check, in the variant's own build.
