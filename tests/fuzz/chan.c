@@ -766,13 +766,38 @@ bool fz_id_is(const struct fz_chan *c, const struct mmsync_obj_id *id, int f)
 	       (uint64_t)st.st_dev == id->dev && (uint64_t)st.st_ino == id->ino;
 }
 
-static void file_hash(const struct fz_chan *c, int f, struct fz_snap *s);
+static void file_hash(int fd, struct fz_snap *s);
 
+static void fill_meta(struct fz_snap *s, const struct stat *st)
+{
+	s->kind = kind_of(st);
+	s->dev = (uint64_t)st->st_dev;
+	s->ino = (uint64_t)st->st_ino;
+	s->uid = st->st_uid;
+	s->mode = st->st_mode;
+	if (s->kind == FZ_REG)
+		s->size = (uint64_t)st->st_size;
+}
+
+/* Kind, ids, size, owner, mode and the hash of the bytes of file @f. */
 void fz_file_stat(const struct fz_chan *c, int f, struct fz_snap *s)
 {
-	fz_file_meta(c, f, s);
+	struct stat st;
+	int fd;
+
+	/* One open for all (a FIFO opens at once with O_NONBLOCK). */
+	fd = open(c->path[f], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		fz_file_meta(c, f, s); /* a symlink, or nothing */
+		return;
+	}
+	memset(s, 0, sizeof(*s));
+	if (fstat(fd, &st) < 0)
+		fz_fail("fstat %s: %s", c->path[f], strerror(errno));
+	fill_meta(s, &st);
 	if (s->kind == FZ_REG)
-		file_hash(c, f, s);
+		file_hash(fd, s);
+	close(fd);
 }
 
 /* What lstat says of file @f: kind, ids, size, owner, mode. */
@@ -782,42 +807,79 @@ void fz_file_meta(const struct fz_chan *c, int f, struct fz_snap *s)
 
 	memset(s, 0, sizeof(*s));
 	s->kind = FZ_MISSING;
-	if (lstat(c->path[f], &st) < 0)
-		return;
-	s->kind = kind_of(&st);
-	s->dev = (uint64_t)st.st_dev;
-	s->ino = (uint64_t)st.st_ino;
-	s->uid = st.st_uid;
-	s->mode = st.st_mode;
-	if (s->kind == FZ_REG)
-		s->size = (uint64_t)st.st_size;
+	if (lstat(c->path[f], &st) == 0)
+		fill_meta(s, &st);
 }
 
 /* The hash of a regular file's bytes, and its first bytes. */
-static void file_hash(const struct fz_chan *c, int f, struct fz_snap *s)
+/* Is the 4 KiB page at @p all zeros? */
+static bool zero_page(const unsigned char *p)
 {
-	static unsigned char buf[64 << 10];
-	static XXH3_state_t *x;
-	off_t off = 0;
-	ssize_t n;
-	int fd;
+	static const unsigned char zeros[4096];
 
-	fd = open(c->path[f], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		fz_fail("open %s: %s", c->path[f], strerror(errno));
+	return !memcmp(p, zeros, sizeof(zeros));
+}
+
+/* Hash the pages of @buf (@n bytes at offset @at) that are not zeros. */
+FZ_NO_COVERAGE static void hash_pages(XXH3_state_t *x, unsigned char *buf,
+				      ssize_t n, uint64_t at)
+{
+	uint64_t pos;
+	ssize_t k;
+
+	/* A short last page reads as zeros past the end. */
+	memset(buf + n, 0, (4096 - (size_t)n % 4096) % 4096);
+	for (k = 0; k < n; k += 4096) {
+		if (zero_page(buf + k))
+			continue;
+		pos = at + (uint64_t)k;
+		XXH3_64bits_update(x, &pos, sizeof(pos));
+		XXH3_64bits_update(x, buf + k, 4096);
+	}
+}
+
+/*
+ * A hash of what a regular file's bytes are, not of how they are stored:
+ * every page that is not all zeros, with its offset. Holes are zeros, so
+ * SEEK_DATA skips them unread (files of megabytes are mostly holes here),
+ * and a page allocated with zeros hashes as the hole it was. Also keeps
+ * the first bytes, to say what changed.
+ */
+static void file_hash(int fd, struct fz_snap *s)
+{
+	static unsigned char buf[(256 << 10) + 4096]
+		__attribute__((aligned(4096)));
+	static XXH3_state_t *x;
+	off_t off = 0, data, hole, at;
+	ssize_t n;
+
 	if (!x)
 		x = XXH3_createState();
 	XXH3_64bits_reset(x);
-	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
-		if (!off)
-			memcpy(s->head, buf,
-			       (size_t)n < sizeof(s->head) ? (size_t)n :
-							     sizeof(s->head));
-		XXH3_64bits_update(x, buf, (size_t)n);
-		off += n;
+	/* Most files are small: one read. */
+	n = pread(fd, buf, sizeof(buf) - 4096, 0);
+	if (n > 0)
+		memcpy(s->head, buf,
+		       (size_t)n < sizeof(s->head) ? (size_t)n :
+						     sizeof(s->head));
+	if (n >= 0 && (uint64_t)n == s->size) {
+		hash_pages(x, buf, n, 0);
+		s->hash = XXH3_64bits_digest(x);
+		return;
+	}
+	while ((data = lseek(fd, off, SEEK_DATA)) >= 0) {
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			break;
+		for (at = data & ~(off_t)4095; at < hole; at += n) {
+			n = pread(fd, buf, sizeof(buf) - 4096, at);
+			if (n <= 0)
+				break;
+			hash_pages(x, buf, n, (uint64_t)at);
+		}
+		off = hole;
 	}
 	s->hash = XXH3_64bits_digest(x);
-	close(fd);
 }
 
 /* Which of the first bytes changed (the header fields, in a state). */
