@@ -1,4 +1,4 @@
-# bench/bench.mk - the benchmarks of issue 6. Included by the top-level
+# bench/bench.mk - the benchmarks of issues 6 and 10. Included by the top-level
 # Makefile, whose variables it uses ($(OUT), $(CC), $(BASE_CFLAGS), ...).
 #
 #   make bench          whole suite (< 15 min): CSV + PNG in bench/results/,
@@ -10,7 +10,7 @@
 # mounts a private hugetlbfs); without root that part is skipped.
 
 BENCH_OUT := $(OUT)/bench
-BENCH_PROGS := read_cost contend scaling publish_size hugepage notify
+BENCH_PROGS := read_cost contend scaling publish_size hugepage notify wake
 BENCH_BINS := $(addprefix $(BENCH_OUT)/,$(BENCH_PROGS))
 BENCH_PROTO_OBJS := $(addprefix $(BENCH_OUT)/,protos.o proto_mmsync.o \
 	proto_mmsync_ool.o proto_counter.o proto_rwlock.o proto_seqlock.o \

@@ -21,10 +21,10 @@ here=$(dirname "$0")
 
 case "$mode" in
 full)
-	R=5 RC=21 RR=9 TC=0.5 TS=0.3 TN=0.5 Q=""
+	R=5 RC=21 RR=9 TC=0.5 TS=0.3 TN=0.5 TW=2 Q=""
 	huge_pages=2064 ;;	# 4 GiB + a few for state files and rounding
 quick)
-	R=3 RC=7 RR=3 TC=0.2 TS=0.15 TN=0.2 Q=-q
+	R=3 RC=7 RR=3 TC=0.2 TS=0.15 TN=0.2 TW=1 Q=-q
 	huge_pages=528 ;;	# 1 GiB + a few
 *)
 	echo "usage: $0 full|quick BINDIR OUTDIR" >&2
@@ -91,6 +91,14 @@ if [ "$(id -u)" = 0 ] && command -v chrt > /dev/null; then
 	step notify_fifo chrt -f 10 "$bin/notify" -r 3 -t 0.1 -q \
 		-a 50,100,200,500,1000 -d "$work" -o "$out/notify_fifo.csv"
 fi
+# Issue 10: wake-up latency and idle CPU of notification against the old
+# sleep-polling and a pipe floor; the writer's publish cost with and
+# without a waiter; the notifying syscalls by themselves.
+step wake "$bin/wake" -r $R -t $TW $Q -d "$work" -o "$out/wake.csv"
+step wake_publish "$bin/wake" -a publish -r $R $Q -d "$work" \
+	-o "$out/wake_publish.csv"
+step wake_syscalls "$bin/wake" -a syscalls -r $R $Q -d "$work" \
+	-o "$out/wake_syscalls.csv"
 
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 echo "total,$(since "$t_all")" >> "$out/timings.csv"
