@@ -231,6 +231,18 @@ static int idle_waiter(struct waiter *w, struct wctx *c)
 	return err == -ETIMEDOUT ? 0 : err ? err : -EPROTO;
 }
 
+/*
+ * bench_gate_wait_go() spins; waiters sleep instead, for they share CPU 1
+ * (four at once for the idle measurement) and may run under SCHED_FIFO,
+ * where a spinning one would keep the others from getting ready.
+ */
+static void gate_sleep_go(struct bench_gate *g)
+{
+	/* Pairs with the release store in bench_gate_open(). */
+	while (!__atomic_load_n(&g->go, __ATOMIC_ACQUIRE))
+		bench_sleep_ns(20000);
+}
+
 static int waiter_main(void *arg)
 {
 	struct waiter *w = arg;
@@ -243,7 +255,7 @@ static int waiter_main(void *arg)
 	bench_gate_ready(&w->s->gate, !err);
 	if (err)
 		return 1;
-	bench_gate_wait_go(&w->s->gate);
+	gate_sleep_go(&w->s->gate);
 	err = w->samples ? latency_waiter(w, &c) : idle_waiter(w, &c);
 	wctx_close(&c);
 	w->s->err = err;
