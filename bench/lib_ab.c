@@ -13,8 +13,10 @@
  * two channels: one nobody reads ("none") and one a reader process of that
  * build holds open after one read, not waiting ("idle"). A round times a
  * burst of publishes on every (build, mode, case), in an order that
- * rotates from round to round; the table has the medians of the rounds and
- * each build's ratio to the first build.
+ * rotates from round to round; the table has the medians of the rounds,
+ * by the clock and by the thread's CPU time (which leaves out what others
+ * ran on the CPU meanwhile), and the medians of each round's ratio to the
+ * first build.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -58,7 +60,8 @@ struct lib {
 	struct mmsync_writer *w[NR_MODES][NR_CASES];
 	char chan[NR_MODES][NR_CASES][256];
 	pid_t reader[NR_MODES];
-	double ns[NR_MODES][NR_CASES][MAX_ROUNDS];
+	/* ns per publish by the clock [0] and by CPU time [1], per round */
+	double ns[2][NR_MODES][NR_CASES][MAX_ROUNDS];
 };
 
 static void *sym(void *h, const char *path, const char *name)
@@ -148,9 +151,10 @@ int main(int argc, char **argv)
 	struct bench_opts o = { .runs = 5, .secs = 1 };
 	static struct lib libs[MAX_LIBS];
 	struct bench_gate *gate = bench_shm(sizeof(*gate));
-	int nl, rounds, burst, n, rd, k, i, m, c, j, err;
+	int nl, rounds, burst, n, rd, k, i, m, c, j, q, err;
+	double med[2], xr[2], r[MAX_ROUNDS];
 	char buf[64] = { 0 };
-	uint64_t t;
+	uint64_t t, c0;
 	FILE *csv;
 
 	bench_parse(argc, argv, &o, usage);
@@ -182,40 +186,48 @@ int main(int argc, char **argv)
 			c = x % NR_CASES;
 			for (j = 0; j < 64; j++) /* warm up */
 				l->publish(l->w[m][c], buf, sizeof(buf), NULL);
+			/* CPU time: what others ran on CPU 0 meanwhile is not ours. */
+			c0 = bench_thread_cpu_ns();
 			t = bench_now_ns();
 			for (j = 0; j < burst; j++)
 				l->publish(l->w[m][c], buf, sizeof(buf), NULL);
-			l->ns[m][c][rd] = (double)(bench_now_ns() - t) / burst;
+			l->ns[0][m][c][rd] =
+				(double)(bench_now_ns() - t) / burst;
+			l->ns[1][m][c][rd] =
+				(double)(bench_thread_cpu_ns() - c0) / burst;
 		}
 	}
 
-	csv = bench_csv(o.csv, "lib,fence,case,ns,x_first,rounds");
-	printf("lib_ab: 64 B publish, %d rounds of %d, medians (ns); the first "
-	       "library is the baseline\n",
+	csv = bench_csv(o.csv, "lib,fence,case,ns,cpu_ns,x_first,cpu_x_first,"
+			       "rounds");
+	printf("lib_ab: 64 B publish, %d rounds of %d, medians (ns) by the clock "
+	       "and by CPU time; x first: medians of each round's ratio to the "
+	       "first library\n",
 	       rounds, burst);
-	{
-		double base[NR_MODES][NR_CASES];
-
-		for (i = 0; i < nl; i++) {
-			for (m = 0; m < NR_MODES; m++) {
-				for (c = 0; c < NR_CASES; c++) {
-					struct lib *l = &libs[i];
-					double v = bench_median(l->ns[m][c],
-								rounds);
-
-					if (i == 0)
-						base[m][c] = v;
-					printf("  %-10s %-4s %9.1f %6.3fx  %s\n",
-					       mode_key[m], case_key[c], v,
-					       v / base[m][c], l->path);
-					if (csv)
-						fprintf(csv,
-							"%s,%s,%s,%.1f,%.3f,"
-							"%d\n",
-							l->path, mode_key[m],
-							case_key[c], v,
-							v / base[m][c], rounds);
+	for (i = 0; i < nl; i++) {
+		for (m = 0; m < NR_MODES; m++) {
+			for (c = 0; c < NR_CASES; c++) {
+				for (q = 0; q < 2; q++) {
+					memcpy(r, libs[i].ns[q][m][c],
+					       sizeof(double) * rounds);
+					med[q] = bench_median(r, rounds);
+					for (rd = 0; rd < rounds; rd++)
+						r[rd] = libs[i].ns[q][m][c]
+								  [rd] /
+							libs[0].ns[q][m][c][rd];
+					xr[q] = bench_median(r, rounds);
 				}
+				printf("  %-10s %-4s %9.1f %9.1f cpu %6.3fx "
+				       "%6.3fx cpu  %s\n",
+				       mode_key[m], case_key[c], med[0], med[1],
+				       xr[0], xr[1], libs[i].path);
+				if (csv)
+					fprintf(csv,
+						"%s,%s,%s,%.1f,%.1f,%.3f,%.3f,"
+						"%d\n",
+						libs[i].path, mode_key[m],
+						case_key[c], med[0], med[1],
+						xr[0], xr[1], rounds);
 			}
 		}
 	}

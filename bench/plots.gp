@@ -137,8 +137,8 @@ if (system('test -s '.wk.' && test -s '.wp.' && echo 1') eq '1') {
 	set title 'Writer: one 64 B publish'
 	set ylabel 'ns per publish'
 	set yrange [100:*]
-	plot wp using 3:xtic(strcol(1).' '.strcol(2)) skip 1 title 'burst' lc rgb '#4477aa', \
-	     '' using 4 skip 1 title 'spaced 200 us' lc rgb '#ee6677'
+	plot wp using 4:xtic(strcol(1).' '.strcol(2)) skip 1 title 'back to back (CPU time)' lc rgb '#4477aa', \
+	     '' using 5 skip 1 title 'spaced 200 us' lc rgb '#ee6677'
 	unset multiplot
 	unset logscale y
 	set style data lines

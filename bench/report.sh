@@ -8,11 +8,12 @@
 set -eu
 dir=$1
 
-# val FILE KEYCOL KEY VALCOL [KEYCOL2 KEY2]: the value in the first row
-# whose columns match; empty if none.
+# val FILE KEYCOL KEY VALCOL [KEYCOL2 KEY2 [KEYCOL3 KEY3]]: the value in
+# the first row whose columns match; empty if none.
 val() {
 	awk -F, -v kc="$2" -v k="$3" -v vc="$4" -v kc2="${5:-0}" -v k2="${6:-}" \
-		'NR > 1 && $kc == k && (kc2 == 0 || $kc2 == k2) { print $vc; exit }' \
+		-v kc3="${7:-0}" -v k3="${8:-}" \
+		'NR > 1 && $kc == k && (kc2 == 0 || $kc2 == k2) && (kc3 == 0 || $kc3 == k3) { print $vc; exit }' \
 		"$1"
 }
 div() {
@@ -170,17 +171,21 @@ if [ -s "$wk" ] && [ -s "$wp" ]; then
 	co=$(val "$wk" 1 poll 6) cf=$(val "$wk" 1 pipe 6)
 	nn=$(val "$wk" 1 notify 9) ne=$(val "$wk" 1 epoll 9) no=$(val "$wk" 1 poll 9)
 	f4() { awk -v a="$1" 'BEGIN { if (a != "") printf "%.4f", a; else printf "n/a" }'; }
-	r_n50=$(div "$n50" "$f50") r_e50=$(div "$e50" "$f50")
-	r_n99=$(div "$n99" "$f99") r_e99=$(div "$e99" "$f99")
-	pm_none=$(val "$wp" 1 membarrier 3 2 none) pm_idle=$(val "$wp" 1 membarrier 3 2 idle)
-	pm_wait=$(val "$wp" 1 membarrier 3 2 waiter)
-	px_none=$(val "$wp" 1 xchg 3 2 none) px_idle=$(val "$wp" 1 xchg 3 2 idle)
-	px_wait=$(val "$wp" 1 xchg 3 2 waiter)
-	sm_none=$(val "$wp" 1 membarrier 4 2 none) sm_idle=$(val "$wp" 1 membarrier 4 2 idle)
-	sm_wait=$(val "$wp" 1 membarrier 4 2 waiter)
-	sx_none=$(val "$wp" 1 xchg 4 2 none) sx_idle=$(val "$wp" 1 xchg 4 2 idle)
-	sx_wait=$(val "$wp" 1 xchg 4 2 waiter)
-	r_pm=$(div "$pm_idle" "$pm_none") r_px=$(div "$px_idle" "$px_none")
+	# Medians of each run's ratio to the floor of that run.
+	r_n50=$(val "$wk" 1 notify 7) r_e50=$(val "$wk" 1 epoll 7)
+	r_n99=$(val "$wk" 1 notify 8) r_e99=$(val "$wk" 1 epoll 8)
+	# wake_publish.csv: 3 burst ns, 4 burst CPU ns, 5 spaced ns, 6-8 the
+	# same as medians of per-round ratios to no reader.
+	pv() { val "$wp" 1 "$1" "$2" 2 "$3"; }
+	pm_none=$(pv membarrier 3 none) pm_idle=$(pv membarrier 3 idle) pm_wait=$(pv membarrier 3 waiter)
+	px_none=$(pv xchg 3 none) px_idle=$(pv xchg 3 idle) px_wait=$(pv xchg 3 waiter)
+	cm_none=$(pv membarrier 4 none) cm_idle=$(pv membarrier 4 idle) cm_wait=$(pv membarrier 4 waiter)
+	cx_none=$(pv xchg 4 none) cx_idle=$(pv xchg 4 idle) cx_wait=$(pv xchg 4 waiter)
+	sm_none=$(pv membarrier 5 none) sm_idle=$(pv membarrier 5 idle) sm_wait=$(pv membarrier 5 waiter)
+	sx_none=$(pv xchg 5 none) sx_idle=$(pv xchg 5 idle) sx_wait=$(pv xchg 5 waiter)
+	# The target's ratio: CPU time, within each round.
+	r_pm=$(pv membarrier 7 idle) r_px=$(pv xchg 7 idle)
+	w_pm=$(pv membarrier 6 idle) w_px=$(pv xchg 6 idle)
 	lat_ok() { le "$1" 50 && le "$2" 1.5 && le "$3" 1000 && le "$4" 1.5; }
 	# The load while these ran: a rerun's own line, else the full run's.
 	wload=$(sed -n 's/^rerun of [^:]*wake[^:]*: .*load at start \(.*\)$/\1/p' "$dir/machine.txt" | tail -n 1)
@@ -192,7 +197,7 @@ if [ -s "$wk" ] && [ -s "$wp" ]; then
 	echo "a process blocked in poll() woken by a 1-byte pipe write, measured in the"
 	echo "same run with the same random publish timing; medians over runs."
 	echo
-	echo "| Measure | mmsync_wait (notify) | fd in epoll | Floor, same run | Ratio to floor | Target | |"
+	echo "| Measure | mmsync_wait (notify) | fd in epoll | Floor, same run | Ratio to floor (median of runs) | Target | |"
 	echo "|---|---|---|---|---|---|---|"
 	echo "| Wake-up p50 | $(f1 "$n50") us | $(f1 "$e50") us | pipe $(f1 "$f50") us | $(f2 "$r_n50")x / $(f2 "$r_e50")x | <= 50 us, <= 1.5x floor | $(verdict lat_ok "$n50" "$r_n50" 0 0) / $(verdict lat_ok "$e50" "$r_e50" 0 0) |"
 	echo "| Wake-up p99 | $(f1 "$n99") us | $(f1 "$e99") us | pipe $(f1 "$f99") us | $(f2 "$r_n99")x / $(f2 "$r_e99")x | <= 1 ms, <= 1.5x floor | $(verdict lat_ok 0 0 "$n99" "$r_n99") / $(verdict lat_ok 0 0 "$e99" "$r_e99") |"
@@ -201,12 +206,15 @@ if [ -s "$wk" ] && [ -s "$wp" ]; then
 	echo "| Old sleep-polling path (2 ms), p50 / p99 / idle CPU | $(f1 "$o50") / $(f1 "$o99") us / $(f4 "$co") % | | | | (context) | |"
 	echo "| Publishes that notified (notify / epoll / old path) | $nn | $ne | old path: $no | | 1 / 1 / 0 | $(verdict [ "$nn" = 1.000 -a "$ne" = 1.000 -a "$no" = 0.000 ]) |"
 	echo
-	echo "| Writer: 64 B publish, back to back | membarrier channel | fence (xchg) channel | Target | |"
+	echo "| Writer: 64 B publish, back to back (CPU time; clock in brackets) | membarrier channel | fence (xchg) channel | Target | |"
 	echo "|---|---|---|---|---|"
-	echo "| No reader at all | $(f1 "$pm_none") ns | $(f1 "$px_none") ns | baseline | |"
-	echo "| 1 reader, nobody waiting | $(f1 "$pm_idle") ns ($(f2 "$r_pm")x) | $(f1 "$px_idle") ns ($(f2 "$r_px")x) | <= 1.05x no reader | $(verdict le "$r_pm" 1.05) / $(verdict le "$r_px" 1.05) |"
-	echo "| 1 waiter blocked (the notifying syscall) | $(f1 "$pm_wait") ns | $(f1 "$px_wait") ns | (context) | |"
-	echo "| Spaced 200 us apart: none / nobody waiting / waiter | $(f1 "$sm_none") / $(f1 "$sm_idle") / $(f1 "$sm_wait") ns | $(f1 "$sx_none") / $(f1 "$sx_idle") / $(f1 "$sx_wait") ns | (context) | |"
+	echo "| No reader at all | $(f1 "$cm_none") ns ($(f1 "$pm_none")) | $(f1 "$cx_none") ns ($(f1 "$px_none")) | baseline | |"
+	echo "| 1 reader, nobody waiting | $(f1 "$cm_idle") ns ($(f1 "$pm_idle")): $(f2 "$r_pm")x ($(f2 "$w_pm")x) | $(f1 "$cx_idle") ns ($(f1 "$px_idle")): $(f2 "$r_px")x ($(f2 "$w_px")x) | <= 1.05x no reader | $(verdict le "$r_pm" 1.05) / $(verdict le "$r_px" 1.05) |"
+	echo "| 1 waiter blocked (the notifying syscall) | $(f1 "$cm_wait") ns ($(f1 "$pm_wait")) | $(f1 "$cx_wait") ns ($(f1 "$px_wait")) | (context) | |"
+	echo "| Spaced 200 us apart (clock): none / nobody waiting / waiter | $(f1 "$sm_none") / $(f1 "$sm_idle") / $(f1 "$sm_wait") ns | $(f1 "$sx_none") / $(f1 "$sx_idle") / $(f1 "$sx_wait") ns | (context) | |"
+	echo
+	echo "Ratios are medians of each round's ratio to the no-reader case of that"
+	echo "round."
 	echo
 	echo "### Why targets of issue 10 were missed, with the numbers"
 	echo
@@ -216,12 +224,27 @@ if [ -s "$wk" ] && [ -s "$wp" ]; then
 		echo "- **Publish, nobody waiting vs no reader.** The notification code runs"
 		echo "  the same way in both cases (the waiters count is 0: one seq_cst"
 		echo "  exchange of the generation, one load of the count, no syscall: the"
-		echo "  notify counter moved $(val "$wp" 1 xchg 7 2 idle) times per publish). What an attached reader"
+		echo "  notify counter moved $(pv xchg 9 idle) times per publish). What an attached reader"
 		echo "  adds is the grace protocol of issue 2, older than notification: with the"
 		echo "  claimed count above 0 the writer cannot skip the full fence and the"
-		echo "  table scan, so it pays $(f1 "$(awk -v a="$px_idle" -v b="$px_none" 'BEGIN { print a - b }')") ns more on a fence channel and"
-		echo "  $(f1 "$(awk -v a="$pm_idle" -v b="$pm_none" 'BEGIN { print a - b }')") ns more on a membarrier channel (the membarrier() syscall)."
+		echo "  table scan, so it pays $(f1 "$(awk -v a="$cx_idle" -v b="$cx_none" 'BEGIN { print a - b }')") ns more on a fence channel and"
+		echo "  $(f1 "$(awk -v a="$cm_idle" -v b="$cm_none" 'BEGIN { print a - b }')") ns more on a membarrier channel (the membarrier() syscall)."
 		echo "  A reader that waits costs no more than that until a publish wakes it."
+		ab="$dir/lib_ab.csv"
+		if [ -s "$ab" ]; then
+			prev=$(awk -F, 'NR > 1 && $1 != "this build" && $1 !~ /aligned/ { print $1; exit }' "$ab")
+			inv() { f2 "$(div 1 "$(val "$ab" 1 "$prev" 7 2 "$1" 3 "$2")")"; }
+			echo "  Against the library before notification ($prev, table 7d: both in one"
+			echo "  process, interleaved) this build's publish costs $(inv xchg none)x / $(inv membarrier none)x"
+			echo "  with no reader (fence / membarrier channel) and $(inv xchg idle)x / $(inv membarrier idle)x with a reader"
+			echo "  that does not wait (CPU time)."
+			if grep -q '^this tree aligned,' "$ab"; then
+				al() { f2 "$(div "$(val "$ab" 1 "this tree aligned" 7 2 "$1" 3 "$2")" "$(val "$ab" 1 "$prev aligned" 7 2 "$1" 3 "$2")")"; }
+				echo "  Both rebuilt with 64-byte code alignment, the same comparison gives"
+				echo "  $(al xchg none)x / $(al membarrier none)x and $(al xchg idle)x / $(al membarrier idle)x: what is left"
+				echo "  once the placement of the code no longer differs."
+			fi
+		fi
 	fi
 	if ! lat_ok "$n50" "$r_n50" "$n99" "$r_n99" || ! lat_ok "$e50" "$r_e50" "$e99" "$r_e99"; then
 		any=1
@@ -339,11 +362,12 @@ fi
 if [ -s "$wp" ]; then
 	echo "### 7b. Writer: 64 B publish (ns)"
 	echo
-	echo "| fence | case | back to back | x none | spaced 200 us | x none | notifies per publish |"
-	echo "|---|---|---|---|---|---|---|"
-	awk -F, 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $5, $4, $6, $7 }' "$wp"
+	echo "| fence | case | back to back | CPU time | spaced 200 us | x none | x none (CPU) | x none (spaced) | notifies per publish |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	awk -F, 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$wp"
 	echo
-	awk -F, 'NR == 2 { printf "Medians of %s rounds, the cases interleaved in every round.\n", $8 }' "$wp"
+	awk -F, 'NR == 2 { printf "Medians of %s rounds, the cases interleaved in every round; x none:\n", $10 }' "$wp"
+	echo "medians of each round's ratio to no reader on the same channel."
 	echo "none: no reader; idle: one reader process with the channel open and"
 	echo "a read done, not waiting; waiter: one reader blocked in mmsync_wait()"
 	echo "for a generation that never comes, so every publish notifies and, when"
@@ -356,6 +380,21 @@ if [ -s "$wsc" ]; then
 	echo "| call | ns | x futimens, no watch |"
 	echo "|---|---|---|"
 	awk -F, 'NR > 1 { printf "| %s | %s | %s |\n", $1, $2, $3 }' "$wsc"
+	echo
+fi
+if [ -s "$dir/lib_ab.csv" ]; then
+	echo "### 7d. This build against the library before notification (ns per 64 B publish, back to back)"
+	echo
+	sed -n '1s/^/    /p' "$dir/lib_ab.txt" 2>/dev/null || :
+	echo
+	echo "| library | fence | case | ns | CPU ns | x this build | x this build (CPU) |"
+	echo "|---|---|---|---|---|---|---|"
+	awk -F, 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' "$dir/lib_ab.csv"
+	echo
+	echo "\`make bench-lib-ab\` (bench/lib_ab.sh): every build loaded with dlmopen()"
+	echo "into one process, the cases interleaved in every round. \"aligned\": the"
+	echo "same sources built with -falign-functions=64 -falign-loops=64, to tell"
+	echo "code placement from code."
 	echo
 fi
 echo "## Runtimes (s)"

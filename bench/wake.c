@@ -22,7 +22,8 @@
  *   Blocks of samples alternate between the kinds, a fresh waiter process
  *   per block, so all kinds see the same background load. p50, p99 and
  *   max per run; the table has their medians over runs (and the worst
- *   max of all runs). The channel's notify counter says how many
+ *   max of all runs), and the medians of each run's ratios to the pipe
+ *   floor of that run. The channel's notify counter says how many
  *   publishes of each kind woke someone: 1 per publish for notify and
  *   epoll, 0 for poll, or the waiter was not waiting the way it says.
  *   Idle CPU: one waiter of each kind at once, waiting for a publish that
@@ -34,11 +35,13 @@
  *   idle    one reader process with the channel open, not waiting
  *   waiter  one reader process blocked in mmsync_wait() (the writer makes
  *           the notifying syscall at every publish)
- *   both back to back ("burst": the mean of a run of publishes) and one
- *   at a time 200 us apart ("spaced": the median of single publishes,
- *   less the cost of reading the clock, each of which wakes the waiter),
- *   on a membarrier and on a fence (xchg) channel; cases interleaved
- *   within every round, medians over rounds.
+ *   both back to back ("burst": the mean of a run of publishes, by the
+ *   clock and by the thread's CPU time, which leaves out the time others
+ *   ran on CPU 0) and one at a time 200 us apart ("spaced": the median of
+ *   single publishes, less the cost of reading the clock, each of which
+ *   wakes the waiter), on a membarrier and on a fence (xchg) channel;
+ *   cases interleaved within every round, medians over rounds, ratios to
+ *   no reader taken within each round.
  *
  * -a syscalls: what the notifying syscall costs by itself on tmpfs,
  *   futimens() with no inotify watch, with a watch nobody reads and with
@@ -432,7 +435,7 @@ static int bench_wake(const struct bench_opts *o, const char *chan,
 	static struct kind_res res[NR_KINDS];
 	int samples = o->quick ? 100 : 400, blocks = samples / BLOCK;
 	double pct[NR_KINDS], p50[NR_KINDS], p99[NR_KINDS], mx[NR_KINDS];
-	double cpu[NR_KINDS];
+	double cpu[NR_KINDS], x50[NR_KINDS], x99[NR_KINDS];
 	uint64_t seed = 42;
 	int run, b, kk, k, err, wcpu = bench_pin(0);
 	FILE *csv;
@@ -479,10 +482,19 @@ static int bench_wake(const struct bench_opts *o, const char *chan,
 	}
 
 	for (k = 0; k < NR_KINDS; k++) {
+		double q50[MAX_RUNS], q99[MAX_RUNS];
+
 		p50[k] = med(res[k].p50, o->runs);
 		p99[k] = med(res[k].p99, o->runs);
 		mx[k] = med(res[k].max, o->runs);
 		cpu[k] = med(res[k].cpu, o->runs);
+		/* Ratios to the floor of the same run, then their median. */
+		for (run = 0; run < o->runs; run++) {
+			q50[run] = res[k].p50[run] / res[PIPE].p50[run];
+			q99[run] = res[k].p99[run] / res[PIPE].p99[run];
+		}
+		x50[k] = med(q50, o->runs);
+		x99[k] = med(q99, o->runs);
 	}
 	csv = bench_csv(o->csv, "waiter,p50_us,p99_us,max_us,max_all_us,"
 				"idle_cpu_pct,p50_x_pipe,p99_x_pipe,"
@@ -499,15 +511,14 @@ static int bench_wake(const struct bench_opts *o, const char *chan,
 		printf("  %-24s %9.1f %9.1f %9.1f %10.1f %11.4f %8.2f %8.2f "
 		       "%9.3f\n",
 		       kind_name[k], p50[k], p99[k], mx[k], res[k].max_all,
-		       cpu[k], p50[k] / p50[PIPE], p99[k] / p99[PIPE], np);
+		       cpu[k], x50[k], x99[k], np);
 		if (csv)
 			fprintf(csv,
 				"%s,%.1f,%.1f,%.1f,%.1f,%.5f,%.3f,%.3f,%.3f,"
 				"%d,%d,%.2f\n",
 				kind_key[k], p50[k], p99[k], mx[k],
-				res[k].max_all, cpu[k], p50[k] / p50[PIPE],
-				p99[k] / p99[PIPE], np, samples, o->runs,
-				o->secs);
+				res[k].max_all, cpu[k], x50[k], x99[k], np,
+				samples, o->runs, o->secs);
 	}
 	if (csv)
 		fclose(csv);
@@ -603,22 +614,27 @@ static double clock_cost_ns(void)
 	return bench_median(v, 1001);
 }
 
+#define MAX_ROUNDS (4 * MAX_RUNS + 1)
+
+/* ns per publish: burst by the clock and by CPU time, spaced. */
+enum pmetric { M_BURST, M_BURST_CPU, M_SPACED, NR_METRICS };
+
 struct pcell {
-	double burst[4 * MAX_RUNS + 1], spaced[4 * MAX_RUNS + 1];
+	double v[NR_METRICS][MAX_ROUNDS];
 	uint64_t publishes, notified;
 };
 
-/* One round of one case: ns per publish, burst and spaced. */
+/* One round of one case: ns per publish, into @out[metric]. */
 static int publish_round(struct mmsync_writer *mw, const char *chan,
 			 enum pcase c, int burst, int spaced, double clk,
-			 double *b_ns, double *s_ns, struct pcell *cell)
+			 double out[NR_METRICS], struct pcell *cell)
 {
 	static double v[1000];
 	struct preader_shm *s = NULL;
 	struct preader p = { .chan = chan, .wait = c == P_WAITER };
 	char buf[64];
 	int fds[2] = { -1, -1 }, i, err = 0;
-	uint64_t t, n0;
+	uint64_t t, c0, n0;
 	pid_t pid = -1;
 
 	memset(buf, 0xa5, sizeof(buf));
@@ -641,17 +657,24 @@ static int publish_round(struct mmsync_writer *mw, const char *chan,
 	/* Warm up, then the burst. */
 	for (i = 0; i < 16 && !err; i++)
 		err = mmsync_publish(mw, buf, sizeof(buf), NULL);
+	/*
+	 * CPU time too: on a shared machine the clock also counts the time
+	 * others ran on our CPU; the thread's CPU time is what a publish
+	 * costs (membarrier() waits for its IPIs on the CPU, so it counts).
+	 */
+	c0 = bench_thread_cpu_ns();
 	t = bench_now_ns();
 	for (i = 0; i < burst && !err; i++)
 		err = mmsync_publish(mw, buf, sizeof(buf), NULL);
-	*b_ns = (double)(bench_now_ns() - t) / burst;
+	out[M_BURST] = (double)(bench_now_ns() - t) / burst;
+	out[M_BURST_CPU] = (double)(bench_thread_cpu_ns() - c0) / burst;
 	for (i = 0; i < spaced && !err; i++) {
 		bench_sleep_ns(200000);
 		t = bench_now_ns();
 		err = mmsync_publish(mw, buf, sizeof(buf), NULL);
 		v[i] = (double)(bench_now_ns() - t) - clk;
 	}
-	*s_ns = bench_median(v, spaced);
+	out[M_SPACED] = bench_median(v, spaced);
 	cell->publishes += (uint64_t)(16 + burst + spaced);
 	cell->notified += notifies(chan) - n0;
 	if (pid > 0) {
@@ -689,7 +712,9 @@ static int bench_publish(const struct bench_opts *o, const char *dir,
 	static struct pcell cell[2][NR_PCASES];
 	int rounds = o->quick ? 7 : 4 * o->runs + 1;
 	int burst = o->quick ? 500 : 2000, spaced = o->quick ? 100 : 300;
-	double clk, b[2][NR_PCASES], sp[2][NR_PCASES];
+	double clk, med_v[NR_METRICS], med_x[NR_METRICS], r[MAX_ROUNDS];
+	double one[NR_METRICS];
+	int mt;
 	char chan[2][256];
 	struct mmsync_writer *mw[2];
 	int m, rd, cc, c, err, pc[NR_PCASES], npc = 0;
@@ -702,8 +727,8 @@ static int bench_publish(const struct bench_opts *o, const char *dir,
 		if (on[c])
 			pc[npc++] = c;
 	}
-	if (rounds > 4 * MAX_RUNS + 1)
-		rounds = 4 * MAX_RUNS + 1;
+	if (rounds > MAX_ROUNDS)
+		rounds = MAX_ROUNDS;
 	bench_pin(0);
 	clk = clock_cost_ns();
 	for (m = 0; m < 2; m++) {
@@ -727,12 +752,13 @@ static int bench_publish(const struct bench_opts *o, const char *dir,
 				c = pc[(cc + rd) % npc];
 				err = publish_round(
 					mw[m], chan[m], (enum pcase)c, burst,
-					spaced, clk, &cell[m][c].burst[rd],
-					&cell[m][c].spaced[rd], &cell[m][c]);
+					spaced, clk, one, &cell[m][c]);
 				if (err)
 					bench_die("wake: publish %s %s: %s",
 						  mode_key[m], pcase_key[c],
 						  strerror(-err));
+				for (mt = 0; mt < NR_METRICS; mt++)
+					cell[m][c].v[mt][rd] = one[mt];
 			}
 		}
 	}
@@ -741,38 +767,45 @@ static int bench_publish(const struct bench_opts *o, const char *dir,
 		mmsync_unlink(chan[m]);
 	}
 
-	csv = bench_csv(o->csv, "fence,case,burst_ns,spaced_ns,"
-				"burst_x_none,spaced_x_none,"
+	csv = bench_csv(o->csv, "fence,case,burst_ns,burst_cpu_ns,spaced_ns,"
+				"burst_x_none,burst_cpu_x_none,spaced_x_none,"
 				"notifies_per_publish,rounds");
-	printf("  %-10s %-26s %9s %9s %8s %8s %9s\n", "fence", "case",
-	       "burst ns", "spaced ns", "x none", "x none", "notified");
+	printf("  medians of the rounds; x none: the medians of each round's "
+	       "ratio to no reader\n");
+	printf("  %-10s %-26s %9s %9s %9s %7s %7s %7s %8s\n", "fence", "case",
+	       "burst ns", "cpu ns", "spaced ns", "x none", "x none", "x none",
+	       "notified");
 	for (m = 0; m < 2; m++) {
 		for (c = 0; c < NR_PCASES; c++) {
-			double tb[4 * MAX_RUNS + 1];
+			struct pcell *pc0 = &cell[m][P_NONE], *p = &cell[m][c];
+			double np = (double)p->notified / (double)p->publishes;
 
 			if (!on[c])
 				continue;
-			memcpy(tb, cell[m][c].burst, sizeof(double) * rounds);
-			b[m][c] = bench_median(tb, rounds);
-			memcpy(tb, cell[m][c].spaced, sizeof(double) * rounds);
-			sp[m][c] = bench_median(tb, rounds);
-		}
-		for (c = 0; c < NR_PCASES; c++) {
-			double np = (double)cell[m][c].notified /
-				    (double)cell[m][c].publishes;
-			double rb = on[P_NONE] ? b[m][c] / b[m][P_NONE] : 0;
-			double rs = on[P_NONE] ? sp[m][c] / sp[m][P_NONE] : 0;
-
-			if (!on[c])
-				continue;
-			printf("  %-10s %-26s %9.1f %9.1f %8.3f %8.3f %9.3f\n",
-			       mode_key[m], pcase_name[c], b[m][c], sp[m][c],
-			       rb, rs, np);
+			for (mt = 0; mt < NR_METRICS; mt++) {
+				memcpy(r, p->v[mt], sizeof(double) * rounds);
+				med_v[mt] = bench_median(r, rounds);
+				for (rd = 0; rd < rounds && on[P_NONE]; rd++)
+					r[rd] = p->v[mt][rd] / pc0->v[mt][rd];
+				med_x[mt] = on[P_NONE] ?
+						    bench_median(r, rounds) :
+						    0;
+			}
+			printf("  %-10s %-26s %9.1f %9.1f %9.1f %7.3f %7.3f "
+			       "%7.3f %8.3f\n",
+			       mode_key[m], pcase_name[c], med_v[M_BURST],
+			       med_v[M_BURST_CPU], med_v[M_SPACED],
+			       med_x[M_BURST], med_x[M_BURST_CPU],
+			       med_x[M_SPACED], np);
 			if (csv)
 				fprintf(csv,
-					"%s,%s,%.1f,%.1f,%.3f,%.3f,%.3f,%d\n",
-					mode_key[m], pcase_key[c], b[m][c],
-					sp[m][c], rb, rs, np, rounds);
+					"%s,%s,%.1f,%.1f,%.1f,%.3f,%.3f,%.3f,"
+					"%.3f,%d\n",
+					mode_key[m], pcase_key[c],
+					med_v[M_BURST], med_v[M_BURST_CPU],
+					med_v[M_SPACED], med_x[M_BURST],
+					med_x[M_BURST_CPU], med_x[M_SPACED], np,
+					rounds);
 		}
 	}
 	if (csv)
@@ -787,17 +820,25 @@ enum scase {
 	S_FUTIMENS_WATCHED,
 	S_FUTIMENS_WAKE,
 	S_PWRITE_WATCHED,
+	S_PREAD_WATCHED,
+	S_PREAD_WAKE,
 	S_PIPE_WAKE,
+	S_EMPTY_READ,
 	NR_SCASES
 };
-static const char *const scase_key[] = { "futimens", "futimens_watched",
-					 "futimens_wakes", "pwrite_watched",
-					 "pipe_wakes" };
+static const char *const scase_key[] = {
+	"futimens",	  "futimens_watched",  "futimens_wakes",
+	"pwrite_watched", "pread_watched",     "pread_wakes",
+	"pipe_wakes",	  "inotify_read_empty"
+};
 static const char *const scase_name[] = { "futimens(), no watch",
 					  "futimens(), 1 watch, unread",
 					  "futimens(), waking poll()",
 					  "pwrite(1 B), 1 watch, unread",
-					  "write(pipe, 1 B), waking poll()" };
+					  "pread(1 B), 1 watch, unread",
+					  "pread(1 B), waking poll()",
+					  "write(pipe, 1 B), waking poll()",
+					  "read(inotify fd), empty: EAGAIN" };
 
 struct swatcher {
 	int fd; /* inotify or pipe read end: poll, drain, again */
@@ -835,17 +876,20 @@ static double syscall_case(enum scase c, const char *path, int n, double clk)
 	int fd, ino = -1, p[2] = { -1, -1 }, stop[2] = { -1, -1 }, i;
 	struct swatcher w = { .fd = -1, .gate = g };
 	pid_t pid = -1;
+	struct inotify_event ev;
 	uint64_t t;
 	int ok = 0;
+	char byte;
 
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0 || !g || pipe2(stop, O_CLOEXEC) < 0)
 		bench_die("wake: syscalls: %s", strerror(errno));
-	if (c == S_FUTIMENS_WATCHED || c == S_FUTIMENS_WAKE ||
-	    c == S_PWRITE_WATCHED) {
+	if (c != S_FUTIMENS && c != S_PIPE_WAKE) {
+		/* IN_ACCESS: what a pread() of the file would tell watchers. */
 		ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (ino < 0 ||
-		    inotify_add_watch(ino, path, IN_ATTRIB | IN_MODIFY) < 0)
+		    inotify_add_watch(ino, path,
+				      IN_ATTRIB | IN_MODIFY | IN_ACCESS) < 0)
 			bench_die("wake: inotify: %s", strerror(errno));
 		w.fd = ino;
 	}
@@ -854,7 +898,7 @@ static double syscall_case(enum scase c, const char *path, int n, double clk)
 			bench_die("wake: pipe: %s", strerror(errno));
 		w.fd = p[0];
 	}
-	if (c == S_FUTIMENS_WAKE || c == S_PIPE_WAKE) {
+	if (c == S_FUTIMENS_WAKE || c == S_PREAD_WAKE || c == S_PIPE_WAKE) {
 		w.stop_rd = stop[0];
 		w.stop_wr = stop[1];
 		pid = bench_spawn(swatcher_main, &w);
@@ -868,8 +912,15 @@ static double syscall_case(enum scase c, const char *path, int n, double clk)
 		case S_PWRITE_WATCHED:
 			ok = pwrite(fd, "x", 1, 0) == 1;
 			break;
+		case S_PREAD_WATCHED:
+		case S_PREAD_WAKE:
+			ok = pread(fd, &byte, 1, 0) == 1;
+			break;
 		case S_PIPE_WAKE:
 			ok = write(p[1], "x", 1) == 1;
+			break;
+		case S_EMPTY_READ:
+			ok = read(ino, &ev, sizeof(ev)) < 0 && errno == EAGAIN;
 			break;
 		default:
 			ok = futimens(fd, NULL) == 0;
