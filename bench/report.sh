@@ -250,6 +250,16 @@ if [ -s "$wk" ] && [ -s "$wp" ]; then
 		any=1
 		echo "- **Wake-up latency.** notify p50/p99 $(f1 "$n50")/$(f1 "$n99") us, epoll $(f1 "$e50")/$(f1 "$e99") us against the"
 		echo "  pipe floor's $(f1 "$f50")/$(f1 "$f99") us in the same run (load $wload)."
+		if ! le "$f99" 1000; then
+			echo "  The floor itself is above 1 ms at p99: the tail is the wait for a CPU"
+			echo "  on this shared machine, which a pipe wake-up meets as well."
+		fi
+		wf="$dir/wake_fifo.csv"
+		if [ -s "$wf" ]; then
+			echo "  With waiters and writer under SCHED_FIFO (a diagnostic run, out of"
+			echo "  reach of the other load), p50/p99: notify $(f1 "$(val "$wf" 1 notify 2)")/$(f1 "$(val "$wf" 1 notify 3)") us,"
+			echo "  epoll $(f1 "$(val "$wf" 1 epoll 2)")/$(f1 "$(val "$wf" 1 epoll 3)") us, pipe $(f1 "$(val "$wf" 1 pipe 2)")/$(f1 "$(val "$wf" 1 pipe 3)") us (p99 $(f2 "$(val "$wf" 1 notify 8)")x / $(f2 "$(val "$wf" 1 epoll 8)")x the floor)."
+		fi
 		if [ -s "$wsc" ]; then
 			echo "  The notifying syscall by itself (table 7c): futimens() waking a"
 			echo "  poll()er $(f1 "$(val "$wsc" 1 futimens_wakes 2)") ns, a pipe write waking one $(f1 "$(val "$wsc" 1 pipe_wakes 2)") ns."

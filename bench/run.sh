@@ -117,7 +117,7 @@ fi
 # Issue 10: wake-up latency and idle CPU of notification against the old
 # sleep-polling and a pipe floor; the writer's publish cost with and
 # without a waiter; the notifying syscalls by themselves.
-step wake "$bin/wake" -r $R -t $TW $Q -d "$work" -o "$out/wake.csv"
+step wake "$bin/wake" -r $RR -t $TW $Q -d "$work" -o "$out/wake.csv"
 step wake_publish "$bin/wake" -a publish -r $R $Q -d "$work" \
 	-o "$out/wake_publish.csv"
 step wake_syscalls "$bin/wake" -a syscalls -r $R $Q -d "$work" \

@@ -433,7 +433,7 @@ static int bench_wake(const struct bench_opts *o, const char *chan,
 {
 	static struct lat_run lr[NR_KINDS];
 	static struct kind_res res[NR_KINDS];
-	int samples = o->quick ? 100 : 400, blocks = samples / BLOCK;
+	int samples = o->quick ? 100 : MAX_SAMPLES, blocks = samples / BLOCK;
 	double pct[NR_KINDS], p50[NR_KINDS], p99[NR_KINDS], mx[NR_KINDS];
 	double cpu[NR_KINDS], x50[NR_KINDS], x99[NR_KINDS];
 	uint64_t seed = 42;
