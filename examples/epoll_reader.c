@@ -11,6 +11,7 @@
  *     fallback that runs where the kernel's inotify limits are reached.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,36 +26,41 @@
 
 #define TICK_NS 1000000000ll
 
-/* Read the latest snapshot in place; @last becomes its generation. */
-static void show(struct mmsync_reader *r, uint64_t *last)
+/*
+ * Read the latest snapshot in place and print it; @last becomes its
+ * generation. False if it was replaced while we looked (-ESTALE): then a
+ * newer one exists, the caller's next mmsync_wait() returns at once, and
+ * we read that one instead.
+ */
+static bool show(struct mmsync_reader *r, uint64_t *last)
 {
 	const struct hello_world *hello;
 	struct mmsync_view v;
-	int err;
+	char line[128];
+	int n, err;
 
 	err = mmsync_read_begin(r, &v);
 	if (err) {
 		/* Skip this one (no busy loop on it); wait for the next. */
 		fprintf(stderr, "epoll_reader: read: %s\n", strerror(-err));
 		*last = mmsync_reader_gen(r);
-		return;
+		return false;
 	}
-	printf("epoll_reader: generation %llu, %zu bytes",
-	       (unsigned long long)v.gen, v.size);
+	/* Format from the shared mapping, print only once it proved intact. */
+	n = snprintf(line, sizeof(line), "generation %llu, %zu bytes",
+		     (unsigned long long)v.gen, v.size);
 	if (v.size == sizeof(*hello)) {
 		hello = v.data;
-		printf(", version %u: %.16s %.16s %.16s", hello->version,
-		       hello->messages[0], hello->messages[1],
-		       hello->messages[2]);
+		snprintf(line + n, sizeof(line) - (size_t)n,
+			 ", version %u: %.16s %.16s %.16s", hello->version,
+			 hello->messages[0], hello->messages[1],
+			 hello->messages[2]);
 	}
-	printf("\n");
-	/*
-	 * -ESTALE: the writer reused the slot while we printed it. A newer
-	 * generation exists, so the next mmsync_wait() returns at once and
-	 * we read that one.
-	 */
-	if (mmsync_read_end(r, &v) == 0)
-		*last = v.gen;
+	if (mmsync_read_end(r, &v))
+		return false;
+	printf("epoll_reader: %s\n", line);
+	*last = v.gen;
+	return true;
 }
 
 /* Where there is no descriptor: block in mmsync_wait(), 1 s at a time. */
@@ -71,8 +77,7 @@ static int wait_loop(struct mmsync_reader *r, uint64_t last, long count)
 		}
 		if (err)
 			return err;
-		show(r, &last);
-		seen++;
+		seen += show(r, &last);
 	}
 	return 0;
 }
@@ -121,8 +126,7 @@ static int epoll_loop(struct mmsync_reader *r, int nfd, uint64_t last,
 		 */
 		err = mmsync_wait(r, last, 0);
 		if (err == 0) {
-			show(r, &last);
-			seen++;
+			seen += show(r, &last);
 			continue;
 		}
 		if (err != -ETIMEDOUT)
