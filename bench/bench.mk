@@ -10,7 +10,8 @@
 #   make bench-build    only build the programs into $(OUT)/bench/
 #   make bench-lib-ab   publish cost of this build against the library of
 #                       the commit before notification (bench/lib_ab.sh;
-#                       AB_ARGS="--aligned [REV]"): bench/results/lib_ab.*
+#                       AB_ARGS="--aligned [REV]"): bench/results/lib_ab.*,
+#                       and bench/RESULTS.md again
 #
 # Needs root for the hugepage part (it reserves and restores hugepages and
 # mounts a private hugetlbfs); without root that part is skipped.
@@ -48,6 +49,7 @@ bench-quick: bench-deps
 
 bench-lib-ab: lib $(BENCH_OUT)/lib_ab
 	$(Q)bench/lib_ab.sh $(BENCH_OUT) bench/results $(AB_ARGS)
+	$(Q)bench/report.sh bench/results > bench/RESULTS.md
 
 # It loads the libraries it compares itself (dlmopen), so links none.
 $(BENCH_OUT)/lib_ab: $(BENCH_OUT)/lib_ab.o $(BENCH_UTIL_OBJS)

@@ -229,7 +229,7 @@ if [ -s "$wk" ] && [ -s "$wp" ]; then
 		echo "  claimed count above 0 the writer cannot skip the full fence and the"
 		echo "  table scan, so it pays $(f1 "$(awk -v a="$cx_idle" -v b="$cx_none" 'BEGIN { print a - b }')") ns more on a fence channel and"
 		echo "  $(f1 "$(awk -v a="$cm_idle" -v b="$cm_none" 'BEGIN { print a - b }')") ns more on a membarrier channel (the membarrier() syscall)."
-		echo "  A reader that waits costs no more than that until a publish wakes it."
+		echo "  Only a reader that waits adds the notifying syscall (the waiter rows)."
 		ab="$dir/lib_ab.csv"
 		if [ -s "$ab" ]; then
 			prev=$(awk -F, 'NR > 1 && $1 != "this build" && $1 !~ /aligned/ { print $1; exit }' "$ab")

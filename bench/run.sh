@@ -78,7 +78,7 @@ step() {
 commit=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo unknown)
 rerun=""
 if [ -n "$only" ] && [ -s "$out/machine.txt" ]; then
-	rerun="rerun of $only: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit, load at start $(cut -d' ' -f1-3 /proc/loadavg)"
+	rerun="rerun of $only: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), commit $commit, load at start $(cut -d' ' -f1-3 /proc/loadavg)"
 else {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "mode: $mode"
@@ -130,6 +130,9 @@ if [ "$(id -u)" = 0 ] && command -v chrt > /dev/null; then
 fi
 
 if [ -n "$rerun" ]; then
+	# An earlier rerun of the same steps: its results are gone now.
+	grep -vF "rerun of $only: " "$out/machine.txt" > "$work/machine" || :
+	cat "$work/machine" > "$out/machine.txt"
 	echo "$rerun, at end $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 else
 	echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
