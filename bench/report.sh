@@ -188,7 +188,7 @@ if [ -s "$wk" ] && [ -s "$wp" ]; then
 	w_pm=$(pv membarrier 6 idle) w_px=$(pv xchg 6 idle)
 	lat_ok() { le "$1" 50 && le "$2" 1.5 && le "$3" 1000 && le "$4" 1.5; }
 	# The load while these ran: a rerun's own line, else the full run's.
-	wload=$(sed -n 's/^rerun of [^:]*wake[^:]*: .*load at start \(.*\)$/\1/p' "$dir/machine.txt" | tail -n 1)
+	wload=$(sed -n 's/^rerun of \(.* \)\{0,1\}wake\( [^:]*\)\{0,1\}: .*load at start \(.*\)$/\3/p' "$dir/machine.txt" | tail -n 1)
 	[ -n "$wload" ] || wload="$(sed -n 's/^load at start: //p' "$dir/machine.txt") at the start"
 
 	echo "## Headline (targets of issue 10: notification)"
