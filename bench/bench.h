@@ -41,7 +41,7 @@ void bench_parse(int argc, char **argv, struct bench_opts *o,
 
 /* CLOCK_MONOTONIC in ns. */
 uint64_t bench_now_ns(void);
-/* CPU time (user + system) of the calling thread in ns, from getrusage. */
+/* CPU time (user + system) of the calling thread in ns, up to now. */
 uint64_t bench_thread_cpu_ns(void);
 void bench_sleep_ns(uint64_t ns);
 

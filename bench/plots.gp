@@ -101,3 +101,46 @@ set key top right
 plot sel(nt, 2, 'mmsync') using 1:3 with linespoints lw 2 title 'mmsync_wait', \
      sel(nt, 2, 'nanosleep') using 1:3 with linespoints lw 2 dt 2 title 'bare nanosleep loop'
 unset multiplot
+
+# ---- 7. wake-up (issue 10) -------------------------------------------------
+wk = dir.'/wake.csv'
+wp = dir.'/wake_publish.csv'
+if (system('test -s '.wk.' && test -s '.wp.' && echo 1') eq '1') {
+	set output dir.'/wake.png'
+	unset logscale
+	unset xlabel
+	set xtics auto
+	set multiplot layout 1,3 title 'Waking a reader after a publish (medians of runs; writer CPU 0, waiter CPU 1)'
+	set style data histogram
+	set style histogram clustered gap 1
+	set style fill solid 0.8 border -1
+	set logscale y
+	set xtics rotate by -30 left
+	set xrange [*:*]
+	set key top left
+	set title 'Wake-up latency, publish -> return'
+	set ylabel 'microseconds'
+	set yrange [5:*]
+	set arrow 1 from graph 0, first 50 to graph 1, first 50 nohead dt 2 lc rgb 'gray'
+	set arrow 2 from graph 0, first 1000 to graph 1, first 1000 nohead dt 2 lc rgb 'gray'
+	plot wk using 2:xtic(1) skip 1 title 'p50' lc rgb '#4477aa', \
+	     '' using 3 skip 1 title 'p99' lc rgb '#ee6677', \
+	     '' using 4 skip 1 title 'max' lc rgb '#bbbbbb'
+	unset arrow 1
+	unset arrow 2
+	set title 'CPU of one idle waiter (target <= 0.1 %)'
+	set ylabel '% of one core'
+	set yrange [0.0001:*]
+	set arrow 3 from graph 0, first 0.1 to graph 1, first 0.1 nohead dt 2 lc rgb 'gray'
+	plot wk using ($6 > 0.0001 ? $6 : 0.0001):xtic(1) skip 1 notitle lc rgb '#228833'
+	unset arrow 3
+	set title 'Writer: one 64 B publish'
+	set ylabel 'ns per publish'
+	set yrange [100:*]
+	plot wp using 4:xtic(strcol(1).' '.strcol(2)) skip 1 title 'back to back (CPU time)' lc rgb '#4477aa', \
+	     '' using 5 skip 1 title 'spaced 200 us' lc rgb '#ee6677'
+	unset multiplot
+	unset logscale y
+	set style data lines
+	set xtics norotate
+}
