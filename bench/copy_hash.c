@@ -18,6 +18,7 @@
  *                   source chunk; its logic, copied here for measurement
  *   chunk_N_disp    the same with XXH3_64bits_update_dispatch()
  *   chunk_N_dst     the same hashing the destination chunk just written
+ *   chunk_N_dst_dispatch  both
  *   publish         mmsync_publish(), fence/xchg mode, no reader
  *   write_raw       the write_raw equivalent (write_raw.h)
  *
@@ -202,6 +203,12 @@ static int op_chunk_disp(struct ctx *c)
 static int op_chunk_dst(struct ctx *c)
 {
 	c->sum = copy_and_hash(c, c->chunk, H_PLAIN, true);
+	return 0;
+}
+
+static int op_chunk_dst_disp(struct ctx *c)
+{
+	c->sum = copy_and_hash(c, c->chunk, H_DISPATCH, true);
 	return 0;
 }
 
@@ -400,6 +407,14 @@ int main(int argc, char **argv)
 		snprintf(label, sizeof(label),
 			 "copy_and_hash (%s chunks; hashing dst)", b);
 		add(key, label, op_chunk_dst, chunks[k], true);
+	}
+	for (k = 1; k < 6; k++) {
+		bytes(chunks[k], b, sizeof(b));
+		snprintf(key, sizeof(key), "chunk_%zu_dst_dispatch", chunks[k]);
+		snprintf(label, sizeof(label),
+			 "copy_and_hash (%s chunks; hashing dst; _dispatch)",
+			 b);
+		add(key, label, op_chunk_dst_disp, chunks[k], true);
 	}
 	add("publish", "mmsync_publish (fence/xchg; no reader)", op_publish, 0,
 	    true);

@@ -10,6 +10,8 @@
 #   pub_pace.{csv,md,png}      pace: 1 writer + 1 reader, paced writer
 #   pub_copy_hash.{csv,md,png} copy_hash: the 1 MiB publish's parts
 #   pub_strace.{csv,txt}       strace -c of N small publishes
+#   pub_scan.csv               a small publish with one idle reader, by
+#                              reader-table size (fence mode)
 #   pub_readcost.{csv,md,png}  idle read cost vs the commit before
 #                              state format 2: callgrind and the clock
 #   pub_summary.md             the targets, met or missed, then the above
@@ -119,6 +121,20 @@ if command -v strace > /dev/null; then
 else
 	echo "no strace: pub_strace left empty"
 fi
+
+# ---- 4b. what one idle reader costs a small publish, by table size ---------
+# Fence mode: the fence and the scan of the whole reader table.
+echo "== table scan (load $(load))"
+echo "max_readers,mode,ns_median,ns_mean" > "$out/pub_scan.csv"
+for mr in 16 64 256 1024 4096; do
+	"$bin/pub_loop" -a "xchg,$((STN / 5)),64,idle,$mr" -d "$work" |
+		sed -n "s/.*ns_per_publish=\([0-9.]*\) ns_median=\([0-9.]*\).*/$mr,xchg,\2,\1/p" \
+		>> "$out/pub_scan.csv"
+done
+"$bin/pub_loop" -a "xchg,$((STN / 5)),64,none" -d "$work" |
+	sed -n "s/.*ns_per_publish=\([0-9.]*\) ns_median=\([0-9.]*\).*/none,xchg,\2,\1/p" \
+	>> "$out/pub_scan.csv"
+cat "$out/pub_scan.csv"
 
 # ---- 5. idle read cost: this tree vs the commit before format 2 ------------
 echo "== read cost (load $(load))"

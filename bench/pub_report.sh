@@ -22,6 +22,7 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a != "n/a" && a + 0 <=
 verdict() { if "$@"; then echo met; else echo "**missed**"; fi; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b + 0 != 0) printf "%.3f", a / b; else printf "n/a" }'; }
 f2() { awk -v a="$1" 'BEGIN { if (a != "" && a != "n/a") printf "%.2f", a; else printf "n/a" }'; }
+f0() { awk -v a="$1" 'BEGIN { if (a != "" && a != "n/a") printf "%.0f", a; else printf "n/a" }'; }
 
 echo "# Publishing (issue 15)"
 echo
@@ -85,6 +86,69 @@ spub=$(val "$st" library new mode xchg publishes)
 echo "| syscalls per small publish, fence mode, no reader (strace -c) | $sn syscalls with $spub publishes, $s0 with none | $sp per publish | no syscall per publish | $(verdict le "${sp:-1}" 0.001) |"
 echo
 
+# ---- what costs the time -------------------------------------------------------
+us() { awk -v a="$1" 'BEGIN { if (a != "") printf "%.1f", a / 1000; else printf "n/a" }'; }
+chv() { val "$ch" case "$1" size "$(awk -F, 'NR == 2 { print $1 }' "$ch")" ns_median; }
+echo "### What costs the time, with the numbers"
+echo
+if [ -s "$ch" ]; then
+	m=$(chv memcpy) x=$(chv xxh3) xd=$(chv xxh3_dispatch) c64=$(chv chunk_65536)
+	p=$(chv publish) w=$(chv write_raw) pz=$(chv dispatch_novzu_xxh3)
+	pv=$(chv dispatch_vzu_xxh3)
+	best=$(awk -F, 'NR > 1 && $2 ~ /^chunk_/ && (b == "" || $5 < bv) { b = $3; bv = $5 } END { print b }' "$ch")
+	bestv=$(awk -F, 'NR > 1 && $2 ~ /^chunk_/ && (b == "" || $5 < bv) { b = $3; bv = $5 } END { print bv }' "$ch")
+	echo "- **1 MiB publish** ($(us "$p") us; write_raw $(us "$w") us, same run):"
+	echo "  memcpy alone costs $(us "$m") us, XXH3_64bits alone $(us "$x") us:"
+	echo "  libxxhash's default XXH3 is its SSE2 build, $(awk -v a="$x" 'BEGIN { printf "%.1f", 1048576 / a }') GB/s here,"
+	echo "  so the hash, not the copy, is most of a publish; lib/publish.c's"
+	echo "  copy_and_hash at its 64 KiB chunks takes $(us "$c64") us, and the rest of"
+	echo "  the publish (wait, metadata, notify) $(awk -v a="$p" -v b="$c64" 'BEGIN { printf "%.1f", (a - b) / 1000 }') us. write_raw does"
+	echo "  the same work (the same hash, memcpy, an msync that costs ~0.3 us on"
+	echo "  tmpfs), hence parity. No chunk size helps while the hash is SSE2: the"
+	echo "  chunk sizes span $(awk -F, 'NR > 1 && $2 ~ /^chunk_[0-9]+$/ { if (lo == "" || $5 < lo) lo = $5; if ($5 > hi) hi = $5 } END { printf "%.1f-%.1f", lo / 1000, hi / 1000 }' "$ch") us. The AVX2/AVX-512"
+	echo "  XXH3 (libxxhash's XXH3_64bits_dispatch, same value) hashes 1 MiB in"
+	echo "  $(us "$xd") us; the fastest variant measured, $best, takes"
+	echo "  $(us "$bestv") us = $(div "$bestv" "$m")x memcpy alone, $(div "$bestv" "$w")x write_raw. But libxxhash 0.8.1's"
+	echo "  _dispatch functions return with the upper vector state dirty: the"
+	echo "  next legacy-SSE code (the SSE2 XXH3 here) then runs $(div "$pz" "$pv")x slower"
+	echo "  ($(us "$pz") us vs $(us "$pv") us with a vzeroupper between), so a"
+	echo "  library using them must issue vzeroupper after each call (or build its"
+	echo "  own AVX2 XXH3 in a function GCC compiles for that target, which adds"
+	echo "  it)."
+fi
+if [ -s "$pc" ]; then
+	for rate in 10000 100000; do
+		x=$(val "$pc" rate $rate proto mmsync-xchg reader_ns_per_read)
+		mb=$(val "$pc" rate $rate proto mmsync-membarrier reader_ns_per_read)
+		ct=$(val "$pc" rate $rate proto counter reader_ns_per_read)
+		wx=$(val "$pc" rate $rate proto mmsync-xchg writer_ns_per_publish)
+		wm=$(val "$pc" rate $rate proto mmsync-membarrier writer_ns_per_publish)
+		am=$(val "$pc" rate $rate proto mmsync-membarrier achieved_rate)
+		echo "- **Reader under a writer paced at $rate/s**: fence/xchg $(f2 "$x") ns,"
+		echo "  membarrier $(f2 "$mb") ns, shared counter $(f2 "$ct") ns per read (the writer:"
+		echo "  $(f2 "$wx") / $(f2 "$wm") / $(f2 "$(val "$pc" rate $rate proto counter writer_ns_per_publish)") ns per publish; membarrier kept $(awk -v a="$am" 'BEGIN { printf "%.0f", a }')/s)."
+	done
+	echo "  At these rates the counter's cache line stays in the reader's core"
+	echo "  between publishes, so its two locked read-modify-writes are"
+	echo "  uncontended (about 3.4 ns together on this CPU, issue 6's read_cost);"
+	echo "  the whole counter read is about 22 instructions in the harness's loop"
+	echo "  (objdump of proto_counter.o at this commit). libmmsync's inline"
+	echo "  read_begin + read_end is $(f2 "$(val "$rc" impl new mode xchg instr_per_read)") instructions with one load"
+	echo "  (callgrind, section 5): the checks (handle, open view, probe"
+	echo "  semaphore, flags, slot generation, mapped size), the view's five"
+	echo "  fields, and read_end recomputing the slot's address. The fence is not"
+	echo "  the cost (xchg and plain-store pins cost about the same). 0.7x the"
+	echo "  counter needs a read near the bare-pin floor (issue 6: 1.6 ns, 0.47x)."
+	echo "- **membarrier's publish** costs $(f2 "$(val "$pc" rate 1000 proto mmsync-membarrier writer_ns_per_publish)") ns at 1000/s here (the IPI round to the"
+	echo "  reader's CPU and back, on this VM), against $(f2 "$(val "$pc" rate 1000 proto mmsync-xchg writer_ns_per_publish)") ns in fence mode."
+fi
+if [ -s "$dir/pub_scan.csv" ]; then
+	echo "- **A reader open, even idle, costs a fence-mode publish the scan of"
+	echo "  the whole reader table**: $(awk -F, '$1 == "none" { printf "%.0f", $3 }' "$dir/pub_scan.csv") ns with no reader, $(awk -F, '$1 == 16 { printf "%.0f", $3 }' "$dir/pub_scan.csv") ns with 16"
+	echo "  entries, $(awk -F, '$1 == 256 { printf "%.0f", $3 }' "$dir/pub_scan.csv") ns with the default 256, $(awk -F, '$1 == 4096 { printf "%.0f", $3 }' "$dir/pub_scan.csv") ns with 4096 (section 4)."
+fi
+echo
+
 # ---- the parts ----------------------------------------------------------------
 echo "## 1. mmsync_publish vs the write_raw equivalent"
 echo
@@ -116,6 +180,16 @@ echo "|---|---|---|---|---|---|---|---|---|"
 echo
 echo "The full strace tables: \`bench/results/pub_strace.txt\`."
 echo
+if [ -s "$dir/pub_scan.csv" ]; then
+	echo "A 64 B publish in fence mode with one idle reader open, by the size of"
+	echo "the reader table (\`max_readers\`, default 256): ns per publish, the"
+	echo "median of batches of 100 (bench/pub_loop.c)."
+	echo
+	echo "| max_readers | ns per publish |"
+	echo "|---|---|"
+	awk -F, 'NR > 1 { printf "| %s | %.0f |\n", $1 == "none" ? "no reader open" : $1, $3 }' "$dir/pub_scan.csv"
+	echo
+fi
 echo "## 5. Idle read cost vs the commit before state format 2 (18a6b00)"
 echo
 echo "read_instr: read_begin, one 8-byte load, read_end (bench/read_instr.c,"
