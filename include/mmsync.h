@@ -725,6 +725,8 @@ struct mmsync__rfast {
 	 * Set by mmsync_reader_open(); never NULL.
 	 */
 	const uint32_t *ool;
+	/* The open view's slot generation word (hot.slot[pinned & 1].gen). */
+	const uint64_t *pgen;
 };
 
 MMSYNC_API int mmsync__read_begin_slow(struct mmsync_reader *r,
@@ -765,8 +767,9 @@ static inline __attribute__((always_inline)) int
 mmsync_read_begin(struct mmsync_reader *r, struct mmsync_view *v)
 {
 	struct mmsync__rfast *f = (struct mmsync__rfast *)r;
+	const struct mmsync__hot *hot;
 	const struct mmsync__slot *s;
-	uint64_t g, g2, size;
+	uint64_t g, g2, size, *pin;
 
 	if (__builtin_expect(!f || !v, 0))
 		return -EINVAL;
@@ -774,21 +777,24 @@ mmsync_read_begin(struct mmsync_reader *r, struct mmsync_view *v)
 		return -EBUSY;
 	if (__builtin_expect(MMSYNC__OOL(f), 0))
 		return mmsync__read_begin_slow(r, v);
+	/* In registers: the pin store below cannot change them. */
+	hot = f->hot;
+	pin = f->pin;
 
 	/* Pairs with the writer's release store of hot.gen. */
-	g = __atomic_load_n(&f->hot->gen, __ATOMIC_ACQUIRE);
+	g = __atomic_load_n(&hot->gen, __ATOMIC_ACQUIRE);
 	for (;;) {
 		if (__builtin_expect(g == 0, 0))
 			return -ENODATA;
 #if defined(__SANITIZE_THREAD__)
-		__atomic_exchange_n(f->pin, g, __ATOMIC_SEQ_CST);
+		__atomic_exchange_n(pin, g, __ATOMIC_SEQ_CST);
 #else
 		if (f->flags & MMSYNC__F_XCHG) {
 			/*
 			 * Full fence (x86: xchg; ARM64: swpal); pairs with
 			 * the writer's smp_mb() before its scan.
 			 */
-			__atomic_exchange_n(f->pin, g, __ATOMIC_SEQ_CST);
+			__atomic_exchange_n(pin, g, __ATOMIC_SEQ_CST);
 		} else {
 			/*
 			 * Only the compiler is fenced here: the writer's
@@ -797,24 +803,24 @@ mmsync_read_begin(struct mmsync_reader *r, struct mmsync_view *v)
 			 * scan, or orders the re-load below after the
 			 * writer's newer generation.
 			 */
-			__atomic_store_n(f->pin, g, __ATOMIC_RELAXED);
+			__atomic_store_n(pin, g, __ATOMIC_RELAXED);
 			__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		}
 #endif
 		/* Re-load: if the generation moved, the pin may be late. */
-		g2 = __atomic_load_n(&f->hot->gen, __ATOMIC_SEQ_CST);
+		g2 = __atomic_load_n(&hot->gen, __ATOMIC_SEQ_CST);
 		if (__builtin_expect(g2 == g, 1))
 			break;
 		g = g2;
 	}
 
-	s = &f->hot->slot[g & 1];
+	s = &hot->slot[g & 1];
 	size = __atomic_load_n(&s->size, __ATOMIC_RELAXED);
 	if (__builtin_expect(__atomic_load_n(&s->gen, __ATOMIC_RELAXED) != g ||
 				     size > f->len[g & 1],
 			     0)) {
 		/* First use of a slot, a grown slot or a rewrite: slow path. */
-		__atomic_store_n(f->pin, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(pin, 0, __ATOMIC_RELEASE);
 		return mmsync__read_begin_slow(r, v);
 	}
 	/* base[] points at mmsync__empty until a slot is mapped. */
@@ -822,6 +828,7 @@ mmsync_read_begin(struct mmsync_reader *r, struct mmsync_view *v)
 	v->size = (size_t)size;
 	v->gen = g;
 	v->checksum = __atomic_load_n(&s->checksum, __ATOMIC_RELAXED);
+	f->pgen = &s->gen;
 	f->pinned = g;
 	return 0;
 }
@@ -837,16 +844,22 @@ static inline __attribute__((always_inline)) int
 mmsync_read_end(struct mmsync_reader *r, struct mmsync_view *v)
 {
 	struct mmsync__rfast *f = (struct mmsync__rfast *)r;
-	uint64_t want, sg;
+	const uint64_t *sgen;
+	uint64_t want, sg, *pin;
 
 	if (__builtin_expect(!f, 0))
 		return -EINVAL;
-	/* The SIGBUS guard's handler may have marked f->pinned: reload it. */
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	want = f->pinned;
+	/*
+	 * The SIGBUS guard's handler may have marked f->pinned since
+	 * read_begin: an atomic load reads it afresh (relaxed: a signal
+	 * handler of this thread, no other CPU, wrote it).
+	 */
+	want = __atomic_load_n(&f->pinned, __ATOMIC_RELAXED);
 	if (__builtin_expect(!want, 0))
 		return -EINVAL;
-		/*
+	sgen = f->pgen;
+	pin = f->pin;
+	/*
 	 * The slot check. The fence orders the view's loads before the load
 	 * of slot.gen (x86: loads are not reordered with loads, a compiler
 	 * barrier; ARM64: dmb ishld). Pairs with the release fence between
@@ -856,15 +869,15 @@ mmsync_read_end(struct mmsync_reader *r, struct mmsync_view *v)
 	 */
 #if defined(__SANITIZE_THREAD__)
 	/* TSan has no fences; a seq_cst load is at least as strong here. */
-	sg = __atomic_load_n(&f->hot->slot[want & 1].gen, __ATOMIC_SEQ_CST);
+	sg = __atomic_load_n(sgen, __ATOMIC_SEQ_CST);
 #else
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	sg = __atomic_load_n(&f->hot->slot[want & 1].gen, __ATOMIC_RELAXED);
+	sg = __atomic_load_n(sgen, __ATOMIC_RELAXED);
 #endif
 	if (__builtin_expect(sg != want, 0))
 		return mmsync__read_end_slow(r, v);
 	/* Pairs with the writer's acquire load of the pin in its scan. */
-	__atomic_store_n(f->pin, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(pin, 0, __ATOMIC_RELEASE);
 	f->pinned = 0;
 	return 0;
 }

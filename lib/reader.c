@@ -356,6 +356,7 @@ int mmsync__read_begin_slow(struct mmsync_reader *r, struct mmsync_view *v)
 		v->size = (size_t)size;
 		v->gen = g;
 		v->checksum = sum;
+		r->f.pgen = &s->gen;
 		r->f.pinned = g;
 		/*
 		 * A tracer is attached: fire pin, and mark the view so that

@@ -535,7 +535,7 @@ if [ "${1:-}" = --one ]; then
 fi
 
 [ $# -gt 0 ] && tests=$*
-top=$(mktemp -d /dev/shm/mmsync-test-cli.XXXXXX)
+top=$(mktemp -d "/dev/shm/mmsync-test-${MMSYNC_TEST_RUN:+$MMSYNC_TEST_RUN-}cli.XXXXXX")
 trap 'rm -rf "$top"' EXIT
 trap 'exit 130' INT TERM
 echo "1..$(echo $tests | wc -w)"
