@@ -126,7 +126,7 @@ if [ -s "$pc" ]; then
 		am=$(val "$pc" rate $rate proto mmsync-membarrier achieved_rate)
 		echo "- **Reader under a writer paced at $rate/s**: fence/xchg $(f2 "$x") ns,"
 		echo "  membarrier $(f2 "$mb") ns, shared counter $(f2 "$ct") ns per read (the writer:"
-		echo "  $(f2 "$wx") / $(f2 "$wm") / $(f2 "$(val "$pc" rate $rate proto counter writer_ns_per_publish)") ns per publish; membarrier kept $(awk -v a="$am" 'BEGIN { printf "%.0f", a }')/s)."
+		echo "  $(f0 "$wx") / $(f0 "$wm") / $(f0 "$(val "$pc" rate $rate proto counter writer_ns_per_publish)") ns per publish; membarrier kept $(f0 "$am")/s)."
 	done
 	echo "  At these rates the counter's cache line stays in the reader's core"
 	echo "  between publishes, so its two locked read-modify-writes are"
@@ -139,8 +139,8 @@ if [ -s "$pc" ]; then
 	echo "  fields, and read_end recomputing the slot's address. The fence is not"
 	echo "  the cost (xchg and plain-store pins cost about the same). 0.7x the"
 	echo "  counter needs a read near the bare-pin floor (issue 6: 1.6 ns, 0.47x)."
-	echo "- **membarrier's publish** costs $(f2 "$(val "$pc" rate 1000 proto mmsync-membarrier writer_ns_per_publish)") ns at 1000/s here (the IPI round to the"
-	echo "  reader's CPU and back, on this VM), against $(f2 "$(val "$pc" rate 1000 proto mmsync-xchg writer_ns_per_publish)") ns in fence mode."
+	echo "- **membarrier's publish** costs $(f0 "$(val "$pc" rate 1000 proto mmsync-membarrier writer_ns_per_publish)") ns at 1000/s here (the IPI round to the"
+	echo "  reader's CPU and back, on this VM), against $(f0 "$(val "$pc" rate 1000 proto mmsync-xchg writer_ns_per_publish)") ns in fence mode."
 fi
 if [ -s "$dir/pub_scan.csv" ]; then
 	echo "- **A reader open, even idle, costs a fence-mode publish the scan of"
