@@ -56,6 +56,14 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 	echo "compiler: $(${CC:-cc} --version | head -n1)"
 	echo "commit: $(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	echo "old tree: $( [ -x "$old_instr" ] && echo 18a6b00 || echo 'not built')"
+	# Hardware counters decide how the 1 MiB publish is taken apart.
+	if ! command -v perf > /dev/null; then
+		echo "perf: not installed (the parts are timed one by one)"
+	elif perf stat -e instructions true 2>&1 | grep -q "not supported"; then
+		echo "perf: no hardware counters (perf stat -e instructions true: <not supported>); the parts are timed one by one"
+	else
+		echo "perf: hardware counters work"
+	fi
 	echo "load at start: $(load)"
 } > "$out/pub_machine.txt"
 cat "$out/pub_machine.txt"
