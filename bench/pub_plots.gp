@@ -60,18 +60,25 @@ if (system('test -s '.pc.' && echo 1') eq '1') {
 }
 
 # ---- 3. the parts of a 1 MiB publish ----------------------------------------
+# Horizontal bars, one per case, the label on the left.
 set output dir.'/pub_copy_hash.png'
 set title 'Where a 1 MiB publish spends its time: us per operation (median)'
-set ylabel 'microseconds'
-set xtics rotate by -35 left font ',8'
-set yrange [0:*]
+set xlabel 'microseconds'
+unset ylabel
+set yrange [*:*] reverse
+set xrange [0:*]
+set ytics font ',8'
+set grid xtics noytics
 set key noautotitle
-set boxwidth 0.7
-set bmargin 12
-plot dir.'/pub_copy_hash.csv' using 0:($5 / 1000):xtic(3) skip 1 with boxes lc rgb '#4477aa', \
-     '' using 0:($5 / 1000):(sprintf('%.0f', $5 / 1000)) skip 1 with labels offset 0,0.6 font ',8'
-set xtics norotate font ''
-set bmargin
+set lmargin 48
+plot dir.'/pub_copy_hash.csv' using ($5 / 2000):0:($5 / 2000):(0.35):ytic(3) skip 1 with boxxyerrorbars lc rgb '#4477aa', \
+     '' using ($5 / 1000):0:(sprintf(' %.1f', $5 / 1000)) skip 1 with labels left font ',8'
+set lmargin
+set ytics font ''
+set yrange [*:*] noreverse
+set xrange [*:*]
+set grid noxtics ytics
+unset xlabel
 
 # ---- 4. idle read cost vs the commit before format 2 ------------------------
 rc = dir.'/pub_readcost.csv'
@@ -79,7 +86,7 @@ set output dir.'/pub_readcost.png'
 set multiplot layout 1,2 title 'Idle read cost (read_begin + one load + read_end): this tree vs 18a6b00'
 set style data histogram
 set style histogram clustered gap 1
-set key top left
+set key below
 set title 'instructions per read (callgrind)'
 set ylabel 'instructions'
 set yrange [0:*]
