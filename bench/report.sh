@@ -412,3 +412,9 @@ echo
 echo "| step | seconds |"
 echo "|---|---|"
 awk -F, 'NR > 1 { printf "| %s | %s |\n", $1, $2 }' "$dir/timings.csv"
+# Issue 15's publish benchmarks (make bench-pub), when they have run here.
+if [ -s "$dir/pub_summary.md" ]; then
+	echo
+	sed -e '/^## 1\. /,$d' -e 's/^#/##/' "$dir/pub_summary.md"
+	echo "Every table of that run: \`bench/results/pub_summary.md\` (\`make bench-pub\`)."
+fi
