@@ -369,7 +369,9 @@ MMSYNC_API int mmsync_writer_open(const char *name,
  *         pins the slot (nothing changed); -ENOMEM/-ENOSPC/-EFBIG when the
  *         slot cannot grow (nothing changed; -ENOMEM: out of huge pages on
  *         hugetlb slots, whose space is reserved before it is touched, so
- *         never SIGBUS); -EINVAL on bad arguments.
+ *         never SIGBUS); -EOVERFLOW when the channel has used up its
+ *         generations (2^60 - 1 of them; nothing changed); -EINVAL on bad
+ *         arguments.
  */
 MMSYNC_API int mmsync_publish(struct mmsync_writer *w, const void *buf,
 			      size_t len, struct mmsync_publish_info *info);

@@ -158,6 +158,9 @@ int mmsync_slot_begin(struct mmsync_writer *w, uint64_t len,
 		retry_advert(w);
 	if (len > MMSYNC_MAX_CAP)
 		return -EFBIG;
+	/* Readers refuse generations from MMSYNC_MAX_GEN on (-EBADMSG). */
+	if (next >= MMSYNC_MAX_GEN)
+		return -EOVERFLOW;
 	if (w->resv_slot != i + 1) {
 		err = mmsync_wait_slot(w, next, info);
 		if (err)

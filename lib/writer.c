@@ -18,11 +18,7 @@
 static int map_data(struct mmsync_writer *w, int i)
 {
 	struct stat st;
-	int err;
 
-	err = mmsync_check_obj(w->data_fd[i], &w->hdr->data_id[i], 0);
-	if (err)
-		return err;
 	if (fstat(w->data_fd[i], &st) < 0)
 		return -errno;
 	if ((uint64_t)st.st_size > MMSYNC_MAX_CAP)
@@ -46,6 +42,28 @@ static int map_data(struct mmsync_writer *w, int i)
 }
 
 /*
+ * Are the data files and the table the objects the state names, the data
+ * no larger than a slot can be? Checked before anything is written: a
+ * channel refused with -EBADMSG is left as it was.
+ */
+static int check_objects(struct mmsync_writer *w)
+{
+	struct stat st;
+	int err, i;
+
+	for (i = 0; i < 2; i++) {
+		err = mmsync_check_obj(w->data_fd[i], &w->hdr->data_id[i], 0);
+		if (err)
+			return err;
+		if (fstat(w->data_fd[i], &st) < 0)
+			return -errno;
+		if ((uint64_t)st.st_size > MMSYNC_MAX_CAP)
+			return -EBADMSG;
+	}
+	return mmsync_check_obj(w->table_fd, &w->hdr->table_id, 0);
+}
+
+/*
  * Map the reader table read-only: the writer never writes it. A table a
  * hostile reader shrank gets its pages back first.
  */
@@ -56,9 +74,6 @@ static int map_table(struct mmsync_writer *w)
 	bool huge;
 	int err;
 
-	err = mmsync_check_obj(w->table_fd, &w->hdr->table_id, 0);
-	if (err)
-		return err;
 	if (fstat(w->table_fd, &st) < 0)
 		return -errno;
 	if ((uint64_t)st.st_size < w->table_size) {
@@ -235,6 +250,8 @@ int mmsync_writer_open(const char *name, const struct mmsync_writer_opts *o,
 	if (err)
 		goto fail;
 	err = open_objects(w, name, o);
+	if (!err)
+		err = check_objects(w);
 	if (err)
 		goto fail;
 	for (i = 0; i < 2 && !err; i++)
