@@ -48,7 +48,8 @@ FUZZ_SEEDS := $(FUZZ_OUT)/seeds/reader.stamp $(FUZZ_OUT)/seeds/writer.stamp
 fuzz-check-cc:
 	@test -n "$(FUZZ_CC)" || { echo "fuzz: no clang (Debian: clang-14); set FUZZ_CC=" >&2; exit 1; }
 
-fuzz: fuzz-check-cc
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-check-cc
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BINS) $(FUZZ_SEEDS)
 
 $(FUZZ_OUT)/lib/%.o: $(FUZZ_LIB)/%.c $(FUZZ_LIB)/*.h include/mmsync.h
