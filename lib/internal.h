@@ -166,6 +166,10 @@ MMSYNC_HIDDEN int mmsync_lock_byte(int fd, off_t off);
 MMSYNC_HIDDEN int mmsync_write_locked(int fd, off_t off);
 MMSYNC_HIDDEN int mmsync_reopen_fd(int fd, int flags);
 MMSYNC_HIDDEN uint64_t mmsync_hash(const void *buf, size_t len);
+MMSYNC_HIDDEN void mmsync_hash_reset(XXH3_state_t *st);
+MMSYNC_HIDDEN void mmsync_hash_update(XXH3_state_t *st, const void *buf,
+				      size_t len);
+MMSYNC_HIDDEN uint64_t mmsync_hash_digest(const XXH3_state_t *st);
 MMSYNC_HIDDEN uint64_t mmsync_round_up(uint64_t v, uint64_t a);
 
 /* sigbus.c: the SIGBUS guard (which mappings, what a fault there does). */

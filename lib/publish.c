@@ -100,23 +100,30 @@ int mmsync_slot_check_file(struct mmsync_writer *w, int i)
 	return mmsync_slot_heal(w, i);
 }
 
+/*
+ * Copy and hash in one pass over the cache: each chunk is hashed right
+ * after it was copied, from the slot (still in L2), so the payload is read
+ * from memory once. Hashing the slot's bytes, not the caller's, also makes
+ * the checksum that of what readers see, should the caller's buffer change
+ * under the copy.
+ */
 static uint64_t copy_and_hash(struct mmsync_writer *w, void *dst,
 			      const void *src, size_t len)
 {
 	XXH3_state_t *st = w->xxh;
 	size_t off, n;
 
-	if (len <= 4 * COPY_CHUNK) {
+	if (len <= COPY_CHUNK) {
 		memcpy(dst, src, len);
-		return XXH3_64bits(src, len);
+		return mmsync_hash(dst, len);
 	}
-	XXH3_64bits_reset(st);
+	mmsync_hash_reset(st);
 	for (off = 0; off < len; off += n) {
 		n = len - off < COPY_CHUNK ? len - off : COPY_CHUNK;
 		memcpy((char *)dst + off, (const char *)src + off, n);
-		XXH3_64bits_update(st, (const char *)src + off, n);
+		mmsync_hash_update(st, (const char *)dst + off, n);
 	}
-	return XXH3_64bits_digest(st);
+	return mmsync_hash_digest(st);
 }
 
 /* -EINVAL for NULL, -EBADFD for a handle inherited across fork(). */
@@ -245,7 +252,7 @@ int mmsync_publish(struct mmsync_writer *w, const void *buf, size_t len,
 	err = mmsync_slot_begin(w, len, info, &dst);
 	if (err)
 		return err;
-	sum = len ? copy_and_hash(w, dst, buf, len) : XXH3_64bits(buf, 0);
+	sum = len ? copy_and_hash(w, dst, buf, len) : mmsync_hash(buf, 0);
 	/* The slot's file was truncated under the copy: repair, copy again. */
 	if (len && w->slot_lost[(w->gen + 1) & 1]) {
 		err = mmsync_slot_heal(w, (int)((w->gen + 1) & 1));
@@ -305,7 +312,7 @@ int mmsync_commit(struct mmsync_writer *w, size_t len,
 	info->evicted = w->wait_info.evicted;
 	info->reclaimed = w->wait_info.reclaimed;
 	/* Hash the slot itself: the caller serialized straight into it. */
-	mmsync_slot_commit(w, len, XXH3_64bits(w->resv_ptr, len), info);
+	mmsync_slot_commit(w, len, mmsync_hash(w->resv_ptr, len), info);
 	return 0;
 }
 

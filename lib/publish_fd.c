@@ -413,7 +413,7 @@ static bool hash_some(struct fill *f, uint64_t max)
 	if (!f->hash_inline || f->err || f->hashed >= f->ready)
 		return false;
 	n = min_u64(f->ready - f->hashed, max);
-	XXH3_64bits_update(f->hs, f->dst + f->hashed, (size_t)n);
+	mmsync_hash_update(f->hs, f->dst + f->hashed, (size_t)n);
 	f->hashed += n;
 	return true;
 }
@@ -874,7 +874,7 @@ int mmsync_publish_fd(struct mmsync_writer *w, int fd, off_t offset, size_t len,
 	if (err)
 		goto out;
 	f->hash_inline = f->skip == 0;
-	XXH3_64bits_reset(f->hs);
+	mmsync_hash_reset(f->hs);
 	if (f->u)
 		run_uring(f);
 	else
@@ -886,9 +886,9 @@ int mmsync_publish_fd(struct mmsync_writer *w, int fd, off_t offset, size_t len,
 	if (f->skip) {
 		/* O_DIRECT from an unaligned offset: the payload sits skip in. */
 		memmove(f->dst, f->dst + f->skip, (size_t)size);
-		sum = XXH3_64bits(f->dst, (size_t)size);
+		sum = mmsync_hash(f->dst, (size_t)size);
 	} else {
-		sum = XXH3_64bits_digest(f->hs);
+		sum = mmsync_hash_digest(f->hs);
 	}
 	mmsync_slot_commit(w, size, sum, info);
 out:

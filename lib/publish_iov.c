@@ -52,21 +52,21 @@ static uint64_t gather_and_hash(XXH3_state_t *st, unsigned char *dst,
 			memcpy(dst + off, iov[k].iov_base, iov[k].iov_len);
 			off += iov[k].iov_len;
 		}
-		return XXH3_64bits(dst, (size_t)total);
+		return mmsync_hash(dst, (size_t)total);
 	}
-	XXH3_64bits_reset(st);
+	mmsync_hash_reset(st);
 	for (k = 0, off = 0; k < n; k++) {
 		src = iov[k].iov_base;
 		for (len = iov[k].iov_len; len; len -= step) {
 			step = len < IOV_CHUNK ? len : IOV_CHUNK;
 			memcpy(dst + off, src, step);
-			/* The source is warm now; the slot may not be. */
-			XXH3_64bits_update(st, src, step);
+			/* The slot's copy is in cache now (see publish.c). */
+			mmsync_hash_update(st, dst + off, step);
 			src += step;
 			off += step;
 		}
 	}
-	return XXH3_64bits_digest(st);
+	return mmsync_hash_digest(st);
 }
 
 int mmsync_publish_iov(struct mmsync_writer *w, const struct iovec *iov, int n,
@@ -89,7 +89,7 @@ int mmsync_publish_iov(struct mmsync_writer *w, const struct iovec *iov, int n,
 	if (err)
 		return err;
 	sum = total ? gather_and_hash(w->xxh, dst, iov, n, total) :
-		      XXH3_64bits(dst, 0);
+		      mmsync_hash(dst, 0);
 	/* The slot's file was truncated under the copy: repair, copy again. */
 	if (total && w->slot_lost[(w->gen + 1) & 1]) {
 		err = mmsync_slot_heal(w, (int)((w->gen + 1) & 1));

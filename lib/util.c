@@ -180,9 +180,4 @@ uint64_t mmsync_round_up(uint64_t v, uint64_t a)
 	return (v + a - 1) / a * a;
 }
 
-uint64_t mmsync_hash(const void *buf, size_t len)
-{
-	return XXH3_64bits(buf, len);
-}
-
 const unsigned char mmsync__empty[1];

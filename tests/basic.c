@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -184,6 +185,66 @@ TEST_F(chan, verify_flag_checks_checksum)
 	EXPECT_EQ('x', ((const char *)v.data)[100]);
 	EXPECT_EQ(0, mmsync_read_end(self->r, &v));
 	mmsync_reader_close(vr);
+}
+
+/*
+ * The checksum of every publishing path is XXH3-64 of the bytes, at the
+ * sizes where lib/hash.c and the chunked copy change how they hash (1 KiB,
+ * the 64 KiB chunk, several chunks and a tail), and a verifying reader
+ * agrees. The expected value comes from libxxhash's default entry point.
+ */
+TEST_F(chan, checksums_of_every_path_and_size)
+{
+	static const size_t sizes[] = { 1, 1023, 1024, 1025, 65535, 65536,
+					65537, 262144 + 3, (1u << 20) + 7,
+					3u << 20 };
+	MMSYNC_OPTS(mmsync_reader_opts, ro, .flags = MMSYNC_READ_VERIFY);
+	struct mmsync_publish_info info;
+	struct mmsync_reader *vr;
+	struct mmsync_view v;
+	struct iovec iov[3];
+	unsigned char *buf;
+	size_t i, n, k;
+	uint64_t want;
+	void *p;
+
+	buf = malloc(3u << 20);
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < (3u << 20); i++)
+		buf[i] = (unsigned char)(i * 2654435761u >> 13);
+	ASSERT_EQ(0, mmsync_reader_open(self->name, &ro, &vr));
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		n = sizes[i];
+		want = XXH3_64bits(buf, n);
+		for (k = 0; k < 3; k++) {
+			if (k == 0) {
+				ASSERT_EQ(0, mmsync_publish(self->w, buf, n,
+							    &info));
+			} else if (k == 1) {
+				iov[0] = (struct iovec){ buf, n / 3 };
+				iov[1] = (struct iovec){ buf + n / 3, 0 };
+				iov[2] = (struct iovec){ buf + n / 3,
+							 n - n / 3 };
+				ASSERT_EQ(0, mmsync_publish_iov(self->w, iov, 3,
+								&info));
+			} else {
+				ASSERT_EQ(0, mmsync_reserve(self->w, n, &p));
+				memcpy(p, buf, n);
+				ASSERT_EQ(0, mmsync_commit(self->w, n, &info));
+			}
+			EXPECT_EQ(want, info.checksum)
+			{
+				TH_LOG("size %zu, path %zu", n, k);
+			}
+			ASSERT_EQ(0, mmsync_read_begin(vr, &v));
+			EXPECT_EQ(n, v.size);
+			EXPECT_EQ(want, v.checksum);
+			EXPECT_EQ(0, memcmp(v.data, buf, n));
+			ASSERT_EQ(0, mmsync_read_end(vr, &v));
+		}
+	}
+	mmsync_reader_close(vr);
+	free(buf);
 }
 
 struct delayed {
