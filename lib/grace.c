@@ -10,7 +10,8 @@
  * writes it, and "eviction" is only that it stops waiting. The slot check
  * in read_end then tells an evicted reader (-ESTALE).
  *
- * Cost: one pass over the table per publish, with a lock query only for
+ * Cost: one pass over the entries below the readers' high-water mark per
+ * publish (the whole table once a second), with a lock query only for
  * entries whose pin blocks; then, while waiting, a look at those entries
  * only (their liveness asked again at most once a millisecond). A hostile
  * table of n entries costs what an honest one of n live, pinning readers
@@ -70,23 +71,68 @@ static int full_fence(struct mmsync_writer *w)
 	return 0;
 }
 
+/* Is any entry of [from, to) claimed or pinned? */
+static bool in_use(const struct mmsync_writer *w, uint32_t from, uint32_t to)
+{
+	const struct mmsync_entry *e;
+	uint32_t i;
+
+	for (i = from; i < to; i++) {
+		e = entry(w, i);
+		if (READ_SHARED(e->claimed) || READ_SHARED(e->pin))
+			return true;
+	}
+	return false;
+}
+
 /*
  * Is any entry claimed or pinned? The check behind trusting a count of 0:
  * after a full fence, every entry of the table, once a second at most.
  */
 static bool table_in_use(struct mmsync_writer *w)
 {
-	const struct mmsync_entry *e;
-	uint32_t i, n = nr_scan(w);
-
 	if (full_fence(w))
 		return true;
-	for (i = 0; i < n; i++) {
-		e = entry(w, i);
-		if (READ_SHARED(e->claimed) || READ_SHARED(e->pin))
-			return true;
+	return in_use(w, 0, nr_scan(w));
+}
+
+/*
+ * How many entries this publish scans: those below the readers' high-water
+ * mark. Called after may_skip()'s smp_mb(), which pairs with the seq_cst
+ * CAS by which a reader raises the mark before its first load of the
+ * generation (table.c, raise_high): store-buffering again, so either we
+ * read a mark above that reader's entry, or it loads a generation >= the
+ * one we published last and never pins the slot we reuse.
+ *
+ * Honest readers only ever raise the mark. A hostile process may lower
+ * it: pins above it would not be waited for, and their views end in
+ * -ESTALE (the slot check), never silently torn. To keep that rare, a
+ * mark lower than the one last checked is checked at once: if an entry
+ * above it is in use, the whole table is scanned for a second. Every mark
+ * is checked again once a second.
+ */
+static uint32_t scan_limit(struct mmsync_writer *w, uint64_t now)
+{
+	const struct mmsync_table_hdr *th = (const void *)w->table;
+	uint32_t n = nr_scan(w);
+	uint64_t hi;
+
+	if (now < w->hdistrust_until)
+		return n;
+	/* Ordered by the smp_mb() before it; relaxed is enough. */
+	hi = __atomic_load_n(&th->high, __ATOMIC_RELAXED);
+	if (hi >= n)
+		return n;
+	if (hi >= w->hchecked && now - w->hverify_ns < VERIFY_NS)
+		return (uint32_t)hi;
+	if (in_use(w, (uint32_t)hi, n)) {
+		w->hdistrust_until = now + VERIFY_NS;
+		w->hchecked = n;
+		return n;
 	}
-	return false;
+	w->hverify_ns = now;
+	w->hchecked = hi;
+	return (uint32_t)hi;
 }
 
 /*
@@ -151,12 +197,12 @@ static void give_up(struct mmsync_writer *w, uint64_t next, uint32_t nb,
  * the deadline came before the pass ended (a huge table and a short grace
  * period): the entries not seen are not waited for.
  */
-static uint32_t first_pass(struct mmsync_writer *w, uint64_t next,
+static uint32_t first_pass(struct mmsync_writer *w, uint32_t n, uint64_t next,
 			   uint64_t deadline, bool *late,
 			   struct mmsync_publish_info *info)
 {
 	const struct mmsync_entry *e;
-	uint32_t i, n = nr_scan(w), nb = 0;
+	uint32_t i, nb = 0;
 	uint64_t p;
 	int alive;
 
@@ -262,7 +308,7 @@ int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,
 			return err;
 	}
 	deadline = now + (uint64_t)w->grace_ns;
-	nb = first_pass(w, next, deadline, &late, info);
+	nb = first_pass(w, scan_limit(w, now), next, deadline, &late, info);
 	if (late) {
 		start = now;
 		MMSYNC_PROBE3(grace_begin, w->chan_id, next, nb);
@@ -270,6 +316,8 @@ int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,
 		account(w, start, next, nb, ret, info);
 		return ret;
 	}
+	if (nb)
+		mmsync_notify_blocked(w, w->busy, nb);
 	last_live = mmsync_now_ns();
 	ret = 0;
 	while (nb) {

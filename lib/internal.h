@@ -91,6 +91,10 @@ struct mmsync_writer {
 	/* grace.c: checks of the readers' claimed count (table.c). */
 	uint64_t verify_ns; /* last full check of the table */
 	uint64_t distrust_until; /* scan every publish until then */
+	/* grace.c: checks of the readers' high-water mark (table.c). */
+	uint64_t hverify_ns; /* last check of the entries above it */
+	uint64_t hchecked; /* the mark that check found right */
+	uint64_t hdistrust_until; /* scan the whole table until then */
 	/* notify.c: the same for the waiters count. */
 	uint64_t wverify_ns;
 	uint64_t wdistrust_until;
@@ -220,6 +224,8 @@ MMSYNC_HIDDEN int mmsync_reader_heal(struct mmsync_reader *r);
 MMSYNC_HIDDEN void mmsync_notify_close(struct mmsync_reader *r);
 MMSYNC_HIDDEN void mmsync_notify_forked(struct mmsync_reader *r);
 MMSYNC_HIDDEN void mmsync_notify_waiters(struct mmsync_writer *w, uint64_t now);
+MMSYNC_HIDDEN void mmsync_notify_blocked(struct mmsync_writer *w,
+					 const uint32_t *busy, uint32_t nb);
 
 /* fence.c */
 MMSYNC_HIDDEN bool mmsync_membarrier_available(void);

@@ -113,7 +113,13 @@ struct mmsync_hdr {
 struct mmsync_table_hdr {
 	/* Entries whose claimed word is 1 (table.c, claim and release). */
 	uint64_t claimed;
-	uint8_t __pad0[56];
+	/*
+	 * High-water mark: every entry a reader ever claimed is below it
+	 * (table.c raise_high), so a writer scans [0, high) only (grace.c).
+	 * In the claimed count's line: the writer reads both together.
+	 */
+	uint64_t high;
+	uint8_t __pad0[48];
 	/* Entries whose wait word is non-zero (notification). */
 	uint64_t waiters __attribute__((aligned(64)));
 	uint8_t __pad1[56];

@@ -166,6 +166,22 @@ static void disarm(struct mmsync_reader *r)
 	mmsync_count_add(r->table, r->nr_entries, MMSYNC_COUNT_WAITERS, -1);
 }
 
+/*
+ * Outside a view this handle's pin is 0. A pin found there was written by
+ * someone else (a hostile process scribbling on the table, or restoring a
+ * pin it cleared): it would make the writer wait for us for a whole grace
+ * period while we sleep here. Clear it. The writer pokes waiters whose
+ * entry holds it up (mmsync_notify_blocked), so this runs at once.
+ * Release: pairs with the acquire load of the pin in the writer's scan.
+ */
+static void unforge_pin(struct mmsync_reader *r)
+{
+	struct mmsync_entry *e = r->ent;
+
+	if (e && !r->f.pinned && READ_SHARED(e->pin) != 0)
+		__atomic_store_n(&e->pin, 0, __ATOMIC_RELEASE);
+}
+
 /* Read the queued events away: from here on, only new ones count. */
 static void drain(struct mmsync_reader *r)
 {
@@ -263,6 +279,7 @@ int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen, int64_t timeout_ns)
 				arm_shared(r); /* again, if it was cleared */
 			drain(r);
 		}
+		unforge_pin(r);
 		if (gen_now(r) > after_gen)
 			return 0;
 		return r->ops->writer_gone(r) ? -EPIPE : -ETIMEDOUT;
@@ -274,6 +291,7 @@ int mmsync_wait(struct mmsync_reader *r, uint64_t after_gen, int64_t timeout_ns)
 	arm_shared(r);
 	for (;;) {
 		drain(r);
+		unforge_pin(r);
 		if (gen_now(r) > after_gen) {
 			ret = 0;
 			break;
@@ -338,6 +356,15 @@ static bool anyone_waits(const struct mmsync_writer *w)
 	return false;
 }
 
+/* IN_ATTRIB for every watcher of the state object. */
+static void notify(struct mmsync_writer *w)
+{
+	struct mmsync_stats_area *st = &w->hdr->stats;
+
+	if (futimens(w->state_fd, NULL) == 0)
+		WRITE_SHARED(st->notifies, READ_SHARED(st->notifies) + 1);
+}
+
 /*
  * After the seq_cst exchange of hot.gen: wake the waiters, if the count
  * says there are any (the writer's half of the ordering at the top of this
@@ -346,7 +373,6 @@ static bool anyone_waits(const struct mmsync_writer *w)
 void mmsync_notify_waiters(struct mmsync_writer *w, uint64_t now)
 {
 	const struct mmsync_table_hdr *th = (const void *)w->table;
-	struct mmsync_stats_area *st = &w->hdr->stats;
 
 	/* Pairs with the reader's seq_cst RMW of the count in arm(). */
 	if (__atomic_load_n(&th->waiters, __ATOMIC_SEQ_CST) == 0 &&
@@ -359,7 +385,27 @@ void mmsync_notify_waiters(struct mmsync_writer *w, uint64_t now)
 		/* A count of 0 with waiters: falsified. Notify for a second. */
 		w->wdistrust_until = now + VERIFY_NS;
 	}
-	/* IN_ATTRIB for every watcher of the state object. */
-	if (futimens(w->state_fd, NULL) == 0)
-		WRITE_SHARED(st->notifies, READ_SHARED(st->notifies) + 1);
+	notify(w);
+}
+
+/*
+ * A publish waits for entry @i, whose owner says it is waiting: an owner
+ * blocked in mmsync_wait() has no view open, so its pin is forged. Wake
+ * it; it clears the pin (unforge_pin) and the wait ends at once, not at
+ * the grace period. A hostile process that sets wait words only buys
+ * itself a wake-up per waiting publish.
+ */
+void mmsync_notify_blocked(struct mmsync_writer *w, const uint32_t *busy,
+			   uint32_t nb)
+{
+	const struct mmsync_entry *e;
+	uint32_t j;
+
+	for (j = 0; j < nb; j++) {
+		e = (const void *)(w->table + mmsync_entry_off(busy[j]));
+		if (READ_SHARED(e->wait)) {
+			notify(w);
+			return;
+		}
+	}
 }

@@ -14,12 +14,18 @@
  *            generation; a writer that reads 0 after a full fence may skip
  *            its fence and scan (grace.c).
  *   waiters  entries whose wait word is set (notify.c).
+ *   high     a high-water mark: every entry ever claimed is below it.
+ *            Raised (seq_cst max) before the claimed count; the writer
+ *            scans entries [0, high) only.
  * A dead reader's words stay set until a later reader takes its entry or
  * sweeps it, which keeps the counts right for honest processes. A hostile
  * one can write anything there: too high costs the writer a scan or a
  * syscall, too low makes it skip a scan, after which read_end's slot check
  * still reports every reuse (-ESTALE), and grace.c stops trusting the count
- * once a check of the whole table disagrees with it.
+ * once a check of the whole table disagrees with it. The same goes for the
+ * high-water mark: too high costs a longer scan, too low makes the writer
+ * miss pins above it (-ESTALE for their views), until its once-a-second
+ * look above the mark finds an entry in use there.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -149,6 +155,27 @@ static void fill_entry(struct mmsync_reader *r, struct mmsync_entry *e)
 }
 
 /*
+ * Raise the table's high-water mark to cover entry @i. A seq_cst CAS loop
+ * (x86: lock cmpxchg; ARM64: casal), before the count's RMW and so before
+ * our first load of the generation: it pairs with the writer's smp_mb()
+ * before it reads the mark (grace.c, scan_limit) as the count does, so
+ * either the writer's scan covers us or we load its newest generation.
+ * Entries are taken lowest first: the mark stays near the number of
+ * readers at once. Raised again after -ESTALE (a hostile process may have
+ * lowered it).
+ */
+static void raise_high(struct mmsync_reader *r, uint32_t i)
+{
+	uint64_t *h = &thdr(r->table)->high, v, want = (uint64_t)i + 1;
+
+	v = __atomic_load_n(h, __ATOMIC_RELAXED);
+	while (v < want &&
+	       !__atomic_compare_exchange_n(h, &v, want, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
+}
+
+/*
  * Raise the claimed count for our entry. The seq_cst RMW is the reader's
  * full fence (x86: lock xadd; ARM64: ldaddal, then the load-acquire of the
  * generation cannot pass it): it comes before our first load of the
@@ -158,6 +185,7 @@ static void fill_entry(struct mmsync_reader *r, struct mmsync_entry *e)
  */
 static void count_claim(struct mmsync_reader *r, struct mmsync_entry *e)
 {
+	raise_high(r, r->idx);
 	if (READ_SHARED(e->claimed) == 1) {
 		/* A dead owner's claim, counted already: fence anyway. */
 		mmsync_smp_mb();
@@ -224,7 +252,8 @@ void mmsync_entry_reassert(struct mmsync_reader *r)
 		return;
 	if (READ_SHARED(e->pid) != (uint32_t)getpid())
 		fill_entry(r, e);
-	if (READ_SHARED(e->claimed) != 1)
+	if (READ_SHARED(e->claimed) != 1 ||
+	    __atomic_load_n(&thdr(r->table)->high, __ATOMIC_RELAXED) <= r->idx)
 		count_claim(r, e);
 }
 

@@ -16,7 +16,8 @@
  *   truncate        the table truncated, punched and grown back
  *   locks           read locks on every byte of state, data and table it
  *                   can open, write locks on every free entry (table full)
- *   counts          the table's claimed/waiters counts zeroed or maxed
+ *   counts          the table's claimed/waiters counts and its high-water
+ *                   mark zeroed or maxed
  *   waits           every entry's wait word cleared or set, the waiters
  *                   count zeroed or maxed (notification)
  *   all             all of the above, mixed
@@ -481,6 +482,7 @@ static void counts(const struct target *t, uint64_t *s)
 	uint64_t v = xorshift64(s) & 1 ? 0 : ~0ull;
 
 	put64(t, offsetof(struct mmsync_table_hdr, claimed), v);
+	put64(t, offsetof(struct mmsync_table_hdr, high), v);
 	put64(t, offsetof(struct mmsync_table_hdr, waiters), v);
 	usleep(200);
 }
@@ -910,6 +912,69 @@ TEST(huge_hostile_table_bounds_publish)
 	mmsync_writer_close(w);
 	tdir_remove(&d);
 	munmap(b, sizeof(*b));
+}
+
+/* ---- The high-water mark ---------------------------------------------- */
+
+/*
+ * Readers raise the table's high-water mark above their entries (the
+ * writer scans below it only). Lowered under a reader's open view, the
+ * writer checks the entries above the new mark at once, finds the view,
+ * and waits for it (then evicts it at the grace period) instead of
+ * rewriting its slot unseen. Without the check the publish does not wait
+ * and the view ends in -ESTALE with nothing evicted.
+ */
+TEST(lowered_high_water_mark_is_checked)
+{
+	MMSYNC_OPTS(mmsync_writer_opts, o, .grace_ns = 100 * 1000000ll);
+	struct mmsync_reader *r[3];
+	struct mmsync_publish_info info;
+	struct mmsync_table_hdr *th;
+	struct mmsync_writer *w;
+	struct mmsync_view v;
+	char name[256], path[300];
+	struct tdir d;
+	struct stat sb;
+	void *tab;
+	int fd, i;
+
+	ASSERT_EQ(0, tdir_make(&d));
+	tdir_chan(&d, "h", name, sizeof(name));
+	ASSERT_EQ(0, mmsync_writer_open(name, &o, &w));
+	ASSERT_EQ(0, mmsync_publish(w, "1", 1, NULL));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, mmsync_reader_open(name, NULL, &r[i]));
+	snprintf(path, sizeof(path), "%s_readers", name);
+	fd = open(path, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fstat(fd, &sb));
+	tab = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE,
+		   MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, tab);
+	th = tab;
+	/* Entries 0, 1, 2: lowest first, the mark above the highest. */
+	EXPECT_EQ(3, __atomic_load_n(&th->high, __ATOMIC_SEQ_CST));
+	/* The writer checks the mark (3) and trusts it from here on. */
+	ASSERT_EQ(0, mmsync_publish(w, "2", 1, NULL));
+	/* The last reader (entry 2) holds generation 2 (slot 0). */
+	ASSERT_EQ(0, mmsync_read_begin(r[2], &v));
+	ASSERT_EQ(2, v.gen);
+	__atomic_store_n(&th->high, 1, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(0, mmsync_publish(w, "3", 1, &info));
+	ASSERT_EQ(0, mmsync_publish(w, "4", 1, &info)); /* reuses slot 0 */
+	EXPECT_EQ(1, info.evicted);
+	EXPECT_LE(100 * 1000000ull, info.waited_ns);
+	EXPECT_EQ(-ESTALE, mmsync_read_end(r[2], &v));
+	/* The reader raises the mark again after -ESTALE. */
+	ASSERT_EQ(0, mmsync_read_begin(r[2], &v));
+	EXPECT_EQ(0, mmsync_read_end(r[2], &v));
+	EXPECT_EQ(3, __atomic_load_n(&th->high, __ATOMIC_SEQ_CST));
+	munmap(tab, (size_t)sb.st_size);
+	close(fd);
+	for (i = 0; i < 3; i++)
+		mmsync_reader_close(r[i]);
+	mmsync_writer_close(w);
+	tdir_remove(&d);
 }
 
 TEST_HARNESS_MAIN

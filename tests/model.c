@@ -506,6 +506,21 @@ TEST_F_TIMEOUT(model, late_claim_fails, MODEL_TIMEOUT)
 			 "assertion violated");
 }
 
+/*
+ * A reader that raises the high-water mark only once its view is open: a
+ * writer that read the mark below its entry leaves it out of the scan and
+ * rewrites the slot under the view.
+ */
+TEST_F_TIMEOUT(model, late_high_fails, MODEL_TIMEOUT)
+{
+	static const char *const defs[] = { "-DLATE_HIGH", NULL };
+	struct pan_result r;
+
+	verify(_metadata, self, "mmsync.pml", defs, false, false, &r);
+	expect_violation(_metadata, self, "mmsync.pml", defs, &r,
+			 "assertion violated");
+}
+
 /* A reader waiting for every generation in turn is woken each time. */
 TEST_F_TIMEOUT(model, waiter_is_never_lost, MODEL_TIMEOUT)
 {

@@ -21,11 +21,13 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "helpers.h"
+#include "layout.h"
 
 #define MS 1000000ll
 
@@ -488,6 +490,93 @@ TEST(memfd_writer_gone_wakes_waiters)
 	mmsync_writer_close(w);
 	EXPECT_EQ(0, reap(pid));
 	mmsync_reader_close(r);
+	tdir_remove(&d);
+}
+
+/* ---- A forged pin in a waiter's entry ---------------------------------- */
+
+struct waiting {
+	struct mmsync_reader *r;
+	uint64_t after;
+	int ret;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiting *wt = arg;
+
+	wt->ret = mmsync_wait(wt->r, wt->after, 10000 * MS);
+	return NULL;
+}
+
+/*
+ * Someone with the readers' permissions writes a blocking pin into the
+ * entry of a reader that sleeps in mmsync_wait() (a hostile process, or
+ * one that restores a pin it cleared). The writer, whose grace period is
+ * 3 s, pokes the waiter; the waiter clears the pin it never wrote; the
+ * publish is done at once, nobody is evicted. (Without the poke or the
+ * clearing the publish takes the whole grace period.)
+ */
+TEST(forged_pin_of_a_waiter_is_cleared)
+{
+	MMSYNC_OPTS(mmsync_writer_opts, o, .grace_ns = 3000 * MS);
+	struct mmsync_publish_info info;
+	struct mmsync_reader *r;
+	struct mmsync_writer *w;
+	struct mmsync_entry *e = NULL;
+	struct waiting wt;
+	char name[256], path[300];
+	struct stat sb;
+	pthread_t th;
+	uint32_t i, n;
+	uint64_t t0, dt;
+	struct tdir d;
+	void *tab;
+	int fd;
+
+	ASSERT_EQ(0, tdir_make(&d));
+	tdir_chan(&d, "f", name, sizeof(name));
+	ASSERT_EQ(0, mmsync_writer_open(name, &o, &w));
+	ASSERT_EQ(0, mmsync_publish(w, "1", 1, NULL));
+	ASSERT_EQ(0, mmsync_publish(w, "2", 1, NULL));
+	ASSERT_EQ(0, mmsync_reader_open(name, NULL, &r));
+	snprintf(path, sizeof(path), "%s_readers", name);
+	fd = open(path, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fstat(fd, &sb));
+	tab = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE,
+		   MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, tab);
+	n = (uint32_t)((sb.st_size - MMSYNC_TABLE_HDR) / MMSYNC_ENTRY_SIZE);
+	for (i = 0; i < n && !e; i++) {
+		e = mmsync_entry_at(tab, i);
+		if (e->claimed != 1 || e->pid != (uint32_t)getpid())
+			e = NULL;
+	}
+	ASSERT_NE(NULL, e);
+	wt = (struct waiting){ .r = r, .after = 2, .ret = 1 };
+	ASSERT_EQ(0, pthread_create(&th, NULL, wait_thread, &wt));
+	for (i = 0; i < 1000 && !__atomic_load_n(&e->wait, __ATOMIC_SEQ_CST);
+	     i++)
+		usleep(1000);
+	ASSERT_NE(0, e->wait);
+	/* Generation 1 pinned: it blocks the publish of 3 (slot 1). */
+	__atomic_store_n(&e->pin, 1, __ATOMIC_SEQ_CST);
+	t0 = now_ns();
+	ASSERT_EQ(0, mmsync_publish(w, "3", 1, &info));
+	dt = now_ns() - t0;
+	EXPECT_EQ(0, info.evicted);
+	EXPECT_GT(500 * MS, (int64_t)dt)
+	{
+		TH_LOG("the publish took %.1f ms", dt / 1e6);
+	}
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, wt.ret);
+	EXPECT_EQ(0, e->pin);
+	munmap(tab, (size_t)sb.st_size);
+	close(fd);
+	mmsync_reader_close(r);
+	mmsync_writer_close(w);
 	tdir_remove(&d);
 }
 

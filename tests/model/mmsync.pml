@@ -74,6 +74,10 @@
  *   - Skipping the scan on a claimed count of 0: when the count reads 0
  *     the writer may skip or scan (the C code scans when its check of the
  *     whole table distrusts the count); when it is not 0, it scans.
+ *   - The high-water mark: the writer scans the entries below the mark it
+ *     reads after its fence, or (a check of the entries above it found one
+ *     in use, grace.c scan_limit) all of them. Readers raise it, with a
+ *     seq_cst CAS, before they raise the claimed count.
  *   - -DHOSTILE adds entry 2, write-locked by the hostile process (it
  *     looks alive), and HACTS writes of a nasty value (0, gen - 1, gen - 2)
  *     into any pin or into the claimed count, at any moment; reader 1 is
@@ -92,6 +96,9 @@
  *   -DLATE_CLAIM     the reader raises the claimed count only once its
  *                    view is open, not before read_begin: the writer may
  *                    skip its scan and write under the view (assertion 2).
+ *   -DLATE_HIGH      the reader raises the high-water mark only once its
+ *                    view is open: the writer may leave its entry out of
+ *                    the scan and write under the view (assertion 2).
  *   -DTORN_ONLY      drop assertion 2, so a mutant fails on the torn read.
  *   -DWAITER         adds a reader blocked in mmsync_wait() (notify.c),
  *                    in place of reader 1: it must be woken (no lost
@@ -131,6 +138,7 @@ byte d1[2];		/* data slot i, second word */
 byte pin[NE];		/* entry[i].pin */
 bool claimed[NE];	/* entry[i].claimed */
 byte cnt;		/* the table's claimed count */
+byte high;		/* the table's high-water mark: entries below it */
 bool alive[NE];		/* entry i's OFD write lock is held */
 
 /* Notification (notify.c): wait words, their count, the inotify queue */
@@ -219,7 +227,7 @@ inline give_up(e)
 /* mmsync_publish() of generations 2 .. LASTGEN */
 proctype writer()
 {
-	byte next = 2, p, busy;
+	byte next = 2, p, busy, lim;
 	byte seen[NE];
 	bool notify;
 
@@ -231,11 +239,16 @@ proctype writer()
 		:: cnt == 0 -> goto write	/* count 0: skip the scan */
 		:: skip				/* count trusted less: scan */
 		fi;
-		/* full fence, then first_pass() */
+		/* full fence, then scan_limit() and first_pass() */
 		busy = 0;
-		scan_entry(0);
-		scan_entry(1);
-		scan_entry(2);
+		if
+		:: lim = high		/* the mark, trusted */
+		:: lim = NE		/* distrusted: the whole table */
+		fi;
+		if :: lim > 0 -> scan_entry(0) :: else fi;
+		if :: lim > 1 -> scan_entry(1) :: else fi;
+		if :: lim > 2 -> scan_entry(2) :: else fi;
+		lim = 0;
 wait:
 		if
 		:: busy == 0 -> goto write
@@ -290,9 +303,23 @@ write:
 	od
 }
 
+/* table.c raise_high(): the seq_cst CAS of the high-water mark */
+inline raise_high(r)
+{
+	atomic {
+		if
+		:: high < r + 1 -> high = r + 1
+		:: else
+		fi
+	}
+}
+
 /* table.c count_claim(): the seq_cst RMW of the claimed count */
 inline claim(r)
 {
+#ifndef LATE_HIGH
+	raise_high(r);
+#endif
 	atomic {
 		if
 		:: !claimed[r] -> claimed[r] = true; cnt++
@@ -345,6 +372,9 @@ repin:
 		fi;
 #ifdef LATE_CLAIM
 		claim(r);
+#endif
+#ifdef LATE_HIGH
+		raise_high(r);
 #endif
 		/* the caller reads the view, one word at a time */
 		torn = d0[g & 1] != g;
@@ -412,8 +442,8 @@ done:
 #ifdef HOSTILE
 /*
  * A process with the readers' permissions: it holds entry 2's lock (so
- * the entry looks alive) and writes nasty values into any pin, or into the
- * claimed count, HACTS times.
+ * the entry looks alive) and writes nasty values into any pin, into the
+ * claimed count or into the high-water mark, HACTS times.
  */
 proctype hostile()
 {
@@ -439,6 +469,8 @@ proctype hostile()
 		:: pin[2] = v
 		:: cnt = 0
 		:: cnt = v
+		:: high = 0
+		:: high = 1
 		fi;
 		acts++;
 		v = 0
