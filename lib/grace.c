@@ -316,8 +316,12 @@ int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,
 		account(w, start, next, nb, ret, info);
 		return ret;
 	}
-	if (nb)
-		mmsync_notify_blocked(w, w->busy, nb);
+	if (!nb) {
+		/* Nobody blocks (the common case): no wait, no clock. */
+		account(w, 0, next, 0, 0, info);
+		return 0;
+	}
+	mmsync_notify_blocked(w, w->busy, nb);
 	last_live = mmsync_now_ns();
 	ret = 0;
 	while (nb) {
