@@ -234,7 +234,23 @@ struct mmsync_writer_opts {
 	uint32_t nr_allow_gids;
 	/* Mode of the reader table file at creation; 0 = 0660. */
 	uint32_t table_mode;
+	/*
+	 * Publishes per second the writer expects, for MMSYNC_FENCE_AUTO
+	 * when it creates the channel; 0 = unknown. At MMSYNC_AUTO_XCHG_RATE
+	 * or more, AUTO picks MMSYNC_FENCE_XCHG: a membarrier-mode publish
+	 * with readers running costs the writer an IPI round to their CPUs
+	 * (9-12 us measured in a VM, 3 us on bare metal), which a reader's
+	 * xchg pin saves nothing measurable against at such rates
+	 * (README.md, "Publishing"). Below it, or 0, AUTO picks membarrier
+	 * where the kernel has it. Ignored when the channel exists already
+	 * (its mode is fixed) and with an explicit fence_mode.
+	 */
+	uint32_t publish_rate;
+	uint32_t __pad1;
 };
+
+/* mmsync_writer_opts.publish_rate from which MMSYNC_FENCE_AUTO picks xchg. */
+#define MMSYNC_AUTO_XCHG_RATE 1000u
 
 /**
  * mmsync_writer_opts.fd_flags: how mmsync_publish_fd() reads. With none

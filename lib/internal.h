@@ -38,7 +38,7 @@
 #define MMSYNC_OPTS_GET(opts, field, fallback) \
 	(MMSYNC_OPTS_HAS(opts, field) ? (opts)->field : (fallback))
 
-#define mmsync_writer_opts__last_field table_mode
+#define mmsync_writer_opts__last_field publish_rate
 #define mmsync_reader_opts__last_field handoff_timeout_ns
 
 struct mmsync_backing_ops;

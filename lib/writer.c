@@ -131,17 +131,25 @@ static int check_opts(const struct mmsync_writer_opts *o)
 	return 0;
 }
 
-static uint32_t pick_fence(uint32_t asked)
+/*
+ * The mode a new channel gets. AUTO: membarrier where the kernel has it,
+ * unless the writer expects MMSYNC_AUTO_XCHG_RATE publishes a second or
+ * more (include/mmsync.h, publish_rate; the numbers are in README.md).
+ */
+static uint32_t pick_fence(uint32_t asked, uint32_t rate)
 {
 #if defined(__SANITIZE_THREAD__)
 	/* TSan cannot see membarrier()'s fences: run the xchg protocol. */
 	(void)asked;
+	(void)rate;
 	return MMSYNC_FENCE_XCHG;
 #else
-	if (asked == MMSYNC_FENCE_AUTO)
-		return mmsync_membarrier_available() ? MMSYNC_FENCE_MEMBARRIER :
-						       MMSYNC_FENCE_XCHG;
-	return asked;
+	if (asked != MMSYNC_FENCE_AUTO)
+		return asked;
+	if (rate >= MMSYNC_AUTO_XCHG_RATE)
+		return MMSYNC_FENCE_XCHG;
+	return mmsync_membarrier_available() ? MMSYNC_FENCE_MEMBARRIER :
+					       MMSYNC_FENCE_XCHG;
 #endif
 }
 
@@ -155,11 +163,12 @@ static int open_objects(struct mmsync_writer *w, const char *name,
 			const struct mmsync_writer_opts *o)
 {
 	uint32_t asked = MMSYNC_OPTS_GET(o, fence_mode, 0);
+	uint32_t rate = MMSYNC_OPTS_GET(o, publish_rate, 0);
 	struct mmsync_create a = {
 		.nr_entries = MMSYNC_OPTS_GET(o, max_readers, 0) ?
 				      MMSYNC_OPTS_GET(o, max_readers, 0) :
 				      MMSYNC_DEFAULT_ENTRIES,
-		.fence_mode = pick_fence(asked),
+		.fence_mode = pick_fence(asked, rate),
 		.state_mode = mode_or(MMSYNC_OPTS_GET(o, state_mode, 0),
 				      MMSYNC_DEFAULT_STATE_MODE),
 		.table_mode = mode_or(MMSYNC_OPTS_GET(o, table_mode, 0),
@@ -186,7 +195,7 @@ static int open_objects(struct mmsync_writer *w, const char *name,
 	w->fence_mode = READ_SHARED(w->hdr->fence_mode);
 	w->nr_entries = READ_SHARED(w->hdr->nr_entries);
 	w->table_size = READ_SHARED(w->hdr->table_size);
-	if (asked && pick_fence(asked) != w->fence_mode)
+	if (asked && pick_fence(asked, rate) != w->fence_mode)
 		return -EINVAL;
 	/* A membarrier channel on a kernel (or sandbox) without it. */
 	if (w->fence_mode == MMSYNC_FENCE_MEMBARRIER &&

@@ -357,6 +357,66 @@ TEST(modes_and_permissions)
 	tdir_remove(&d);
 }
 
+/*
+ * MMSYNC_FENCE_AUTO and publish_rate: a writer that expects
+ * MMSYNC_AUTO_XCHG_RATE publishes a second or more gets an xchg channel;
+ * below that, membarrier where the kernel has it; an explicit mode wins;
+ * a channel that exists keeps its mode.
+ */
+TEST(publish_rate_picks_the_fence_mode)
+{
+	struct mmsync_stats st = { .sz = sizeof(st) };
+	struct mmsync_writer *w;
+	char name[256];
+	struct tdir d;
+	uint32_t slow = fence_mode_unavailable(MMSYNC_FENCE_MEMBARRIER) ?
+				MMSYNC_FENCE_XCHG :
+				MMSYNC_FENCE_MEMBARRIER;
+	static const struct {
+		uint32_t mode, rate;
+		int want; /* -1: slow */
+	} cases[] = {
+		{ MMSYNC_FENCE_AUTO, 0, -1 },
+		{ MMSYNC_FENCE_AUTO, MMSYNC_AUTO_XCHG_RATE - 1, -1 },
+		{ MMSYNC_FENCE_AUTO, MMSYNC_AUTO_XCHG_RATE, MMSYNC_FENCE_XCHG },
+		{ MMSYNC_FENCE_AUTO, 100000, MMSYNC_FENCE_XCHG },
+		{ MMSYNC_FENCE_XCHG, 1, MMSYNC_FENCE_XCHG },
+		{ MMSYNC_FENCE_MEMBARRIER, 100000, -1 },
+	};
+	unsigned int i;
+
+	ASSERT_EQ(0, tdir_make(&d));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		MMSYNC_OPTS(mmsync_writer_opts, o, .fence_mode = cases[i].mode,
+			    .publish_rate = cases[i].rate);
+		uint32_t want = cases[i].want < 0 ? slow :
+						     (uint32_t)cases[i].want;
+
+		if (cases[i].mode == MMSYNC_FENCE_MEMBARRIER &&
+		    fence_mode_unavailable(MMSYNC_FENCE_MEMBARRIER))
+			continue;
+		snprintf(name, sizeof(name), "%s/r%u", d.path, i);
+		ASSERT_EQ(0, mmsync_writer_open(name, &o, &w));
+		ASSERT_EQ(0, mmsync_stat(name, &st));
+		EXPECT_EQ(want, st.fence_mode)
+		{
+			TH_LOG("case %u", i);
+		}
+		mmsync_writer_close(w);
+	}
+	/* Reopened with another rate: the channel keeps its mode. */
+	{
+		MMSYNC_OPTS(mmsync_writer_opts, o, .publish_rate = 100000);
+
+		snprintf(name, sizeof(name), "%s/r0", d.path);
+		ASSERT_EQ(0, mmsync_writer_open(name, &o, &w));
+		ASSERT_EQ(0, mmsync_stat(name, &st));
+		EXPECT_EQ(slow, st.fence_mode);
+		mmsync_writer_close(w);
+	}
+	tdir_remove(&d);
+}
+
 TEST(mmsync_dir_env_is_used)
 {
 	struct mmsync_writer *w;

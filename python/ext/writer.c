@@ -161,14 +161,15 @@ static PyObject *writer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 		"fence",      "initial_capacity",
 		"data_mode",  "state_mode",
 		"table_mode", "allow_uids",
-		"allow_gids", NULL,
+		"allow_gids", "publish_rate",
+		NULL,
 	};
 	PyObject *fsname = NULL, *name = NULL, *grace = Py_None;
 	PyObject *max_readers = Py_None, *backing = NULL, *huge = Py_None;
 	PyObject *fence = NULL, *cap = Py_None, *dmode = Py_None;
 	PyObject *smode = Py_None, *tmode = Py_None, *uids_obj = Py_None;
-	PyObject *gids_obj = Py_None;
-	unsigned long long nreaders, hps, icap, dm, sm, tm;
+	PyObject *gids_obj = Py_None, *rate = Py_None;
+	unsigned long long nreaders, hps, icap, dm, sm, tm, pr;
 	unsigned int *uids = NULL, *gids = NULL;
 	uint32_t nuids, ngids, bk = 0, fm = 0;
 	struct mmsync_writer *w = NULL;
@@ -177,11 +178,12 @@ static PyObject *writer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	const char *cname;
 	pym_writer *self;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$OpOOOOOOOOOO:Writer",
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$OpOOOOOOOOOOO:Writer",
 					 kwlist, pym_name_converter, &fsname,
 					 &grace, &refuse, &max_readers,
 					 &backing, &huge, &fence, &cap, &dmode,
-					 &smode, &tmode, &uids_obj, &gids_obj))
+					 &smode, &tmode, &uids_obj, &gids_obj,
+					 &rate))
 		return NULL;
 	if (grace != Py_None) {
 		if (pym_seconds_ns(grace, "grace", &grace_ns) < 0)
@@ -196,7 +198,8 @@ static PyObject *writer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	    get_uint(cap, "initial_capacity", UINT64_MAX, &icap) < 0 ||
 	    get_uint(dmode, "data_mode", 07777, &dm) < 0 ||
 	    get_uint(smode, "state_mode", 07777, &sm) < 0 ||
-	    get_uint(tmode, "table_mode", 07777, &tm) < 0)
+	    get_uint(tmode, "table_mode", 07777, &tm) < 0 ||
+	    get_uint(rate, "publish_rate", 0xffffffffu, &pr) < 0)
 		goto fail;
 	if (backing &&
 	    get_choice(backing, "backing", backing_names, 2, &bk) < 0)
@@ -219,7 +222,8 @@ static PyObject *writer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 		    .table_mode = (uint32_t)tm, .initial_capacity = icap,
 		    .backing = bk, .huge_page_size = hps,
 		    .allow_uids = (const uid_t *)uids, .nr_allow_uids = nuids,
-		    .allow_gids = (const gid_t *)gids, .nr_allow_gids = ngids);
+		    .allow_gids = (const gid_t *)gids, .nr_allow_gids = ngids,
+		    .publish_rate = (uint32_t)pr);
 	PYM_NOGIL(err = mmsync_writer_open(cname, &o, &w));
 	if (err) {
 		pym_raise(pym_state_of_type(type), err, name);
@@ -665,7 +669,8 @@ static PyType_Slot writer_slots[] = {
 	  "Writer(name, *, grace=1.0, refuse=False, max_readers=None,\n"
 	  "       backing='files', huge_page_size=0, fence='auto',\n"
 	  "       initial_capacity=0, data_mode=None, state_mode=None,\n"
-	  "       table_mode=None, allow_uids=None, allow_gids=None)\n--\n\n"
+	  "       table_mode=None, allow_uids=None, allow_gids=None,\n"
+	  "       publish_rate=None)\n--\n\n"
 	  "The writer of channel *name* (mmsync_writer_open), created if\n"
 	  "needed; a reopened file channel continues its generations.\n"
 	  "grace: seconds publish() waits for readers of the slot it reuses.\n"
@@ -677,7 +682,9 @@ static PyType_Slot writer_slots[] = {
 	  "'auto', 'membarrier' or 'xchg', fixed at creation. data_mode,\n"
 	  "state_mode, table_mode: file modes at creation (0640, 0640, and\n"
 	  "0660 for the reader table, which readers write). allow_uids,\n"
-	  "allow_gids: who may receive a memfd channel.\n\n"
+	  "allow_gids: who may receive a memfd channel. publish_rate:\n"
+	  "publishes a second expected; with fence='auto', 1000 or more\n"
+	  "makes a new channel 'xchg' (else 'membarrier').\n\n"
 	  "OSError EBUSY if another writer holds the channel, EBADMSG if the\n"
 	  "files are not a valid channel. Use it as a context manager or\n"
 	  "close() it. One thread publishes at a time." },

@@ -122,7 +122,7 @@ def test_closed_handles(writer, chan):
     {"grace": 0}, {"grace": -1.0}, {"grace": float("nan")},
     {"max_readers": -1}, {"max_readers": 2**32}, {"backing": "tape"},
     {"fence": "sometimes"}, {"huge_page_size": -1}, {"data_mode": 0o10000},
-    {"allow_uids": [-1]},
+    {"allow_uids": [-1]}, {"publish_rate": -1}, {"publish_rate": 2**32},
 ])
 def test_bad_writer_options(chan, kwargs):
     with pytest.raises(ValueError):

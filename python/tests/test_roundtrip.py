@@ -268,6 +268,14 @@ def test_fence_option(chan):
     assert e.value.errno == 22  # the mode is fixed at creation
 
 
+def test_publish_rate_picks_xchg(chan):
+    with mmsync.Writer(chan, publish_rate=10000) as w:
+        assert w.stat().fence_mode == "xchg"
+    # The channel keeps its mode, whatever a later writer expects.
+    with mmsync.Writer(chan, publish_rate=1) as w:
+        assert w.stat().fence_mode == "xchg"
+
+
 def test_reader_options(writer, chan):
     writer.publish(b"verified")
     with mmsync.Reader(chan, verify=True, xchg=True, sigbus_guard=False,

@@ -68,6 +68,8 @@ pub struct mmsync_writer_opts {
     pub allow_gids: *const u32,
     pub nr_allow_gids: u32,
     pub table_mode: u32,
+    pub publish_rate: u32,
+    pub __pad1: u32,
 }
 
 impl Default for mmsync_writer_opts {
@@ -92,6 +94,8 @@ impl Default for mmsync_writer_opts {
             allow_gids: std::ptr::null(),
             nr_allow_gids: 0,
             table_mode: 0,
+            publish_rate: 0,
+            __pad1: 0,
         }
     }
 }

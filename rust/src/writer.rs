@@ -59,6 +59,7 @@ pub struct WriterOptions {
     state_mode: u32,
     table_mode: u32,
     initial_capacity: u64,
+    publish_rate: u32,
 }
 
 impl WriterOptions {
@@ -109,6 +110,14 @@ impl WriterOptions {
         self
     }
 
+    /// Publishes per second this writer expects (0: unknown). With
+    /// `FenceMode::Auto`, a channel it creates gets `FenceMode::Xchg` at
+    /// 1000 a second or more (`MMSYNC_AUTO_XCHG_RATE`), membarrier below.
+    pub fn publish_rate(mut self, per_second: u32) -> Self {
+        self.publish_rate = per_second;
+        self
+    }
+
     /// Initial capacity of each data slot in bytes; slots grow as needed.
     pub fn initial_capacity(mut self, bytes: u64) -> Self {
         self.initial_capacity = bytes;
@@ -132,6 +141,7 @@ impl WriterOptions {
             state_mode: self.state_mode,
             table_mode: self.table_mode,
             initial_capacity: self.initial_capacity,
+            publish_rate: self.publish_rate,
             ..Default::default()
         }
     }

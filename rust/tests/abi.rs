@@ -172,6 +172,7 @@ fn layouts() -> Vec<Layout> {
             sz, grace_ns, grace_policy, fence_mode, max_readers, data_mode, state_mode, __pad0,
             initial_capacity, fd_depth, fd_flags, fd_chunk, backing, nr_allow_uids,
             huge_page_size, allow_uids, allow_gids, nr_allow_gids, table_mode,
+            publish_rate, __pad1,
         }),
     ]
 }

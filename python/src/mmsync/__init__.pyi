@@ -151,6 +151,7 @@ class Writer:
         table_mode: int | None = None,
         allow_uids: Sequence[int] | None = None,
         allow_gids: Sequence[int] | None = None,
+        publish_rate: int | None = None,
     ) -> None: ...
     @property
     def gen(self) -> int: ...
