@@ -318,7 +318,8 @@ int mmsync_wait_slot(struct mmsync_writer *w, uint64_t next,
 	}
 	if (!nb) {
 		/* Nobody blocks (the common case): no wait, no clock. */
-		account(w, 0, next, 0, 0, info);
+		if (info->reclaimed)
+			account(w, 0, next, 0, 0, info);
 		return 0;
 	}
 	mmsync_notify_blocked(w, w->busy, nb);
