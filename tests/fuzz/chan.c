@@ -872,7 +872,17 @@ static void file_hash(int fd, struct fz_snap *s)
 		if (hole < 0)
 			break;
 		for (at = data & ~(off_t)4095; at < hole; at += n) {
-			n = pread(fd, buf, sizeof(buf) - 4096, at);
+			/*
+			 * Up to the hole only: a read past it would hash the
+			 * next data region twice (here and at its SEEK_DATA),
+			 * so a read fault that turned a hole into a zero page
+			 * would change the hash of unchanged bytes.
+			 */
+			n = pread(fd, buf,
+				  hole - at < (off_t)sizeof(buf) - 4096 ?
+					  (size_t)(hole - at) :
+					  sizeof(buf) - 4096,
+				  at);
 			if (n <= 0)
 				break;
 			hash_pages(x, buf, n, (uint64_t)at);
