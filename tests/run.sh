@@ -27,7 +27,18 @@ snapshot() {
 	cat /proc/sys/vm/nr_hugepages 2>/dev/null
 	cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null
 	grep -c hugetlbfs /proc/mounts
+	ls /sys/fs/bpf 2>/dev/null | grep '^mmsync-test-' | sort
 }
+# bpffs pins of test processes that no longer exist (tests/trace.c pins
+# under /sys/fs/bpf/mmsync-test-PID; a run killed with SIGKILL never reached
+# its teardown): removed before the snapshot, so that this run is judged
+# on what it leaves itself.
+for p in /sys/fs/bpf/mmsync-test-*; do
+	[ -d "$p" ] || continue
+	pid=${p##*-}
+	case "$pid" in '' | *[!0-9]*) continue ;; esac
+	kill -0 "$pid" 2>/dev/null || rm -rf "$p"
+done
 before=$(snapshot)
 if [ $# -gt 0 ]; then
 	tests=$*
@@ -68,7 +79,7 @@ for t in $tests; do
 done
 after=$(snapshot)
 if [ "$before" != "$after" ]; then
-	echo "# tests left something behind (test dirs in /dev/shm, huge pages, hugetlbfs mounts):"
+	echo "# tests left something behind (test dirs in /dev/shm, huge pages, hugetlbfs mounts, bpffs pins):"
 	echo "$before" | sed 's/^/#   before: /'
 	echo "$after" | sed 's/^/#   after:  /'
 	fail=$((fail + 1))
