@@ -55,6 +55,26 @@ const char *cli_reader_hint(int err)
 	return NULL;
 }
 
+const char *cli_writer_hint(int err)
+{
+	switch (err) {
+	case -EBUSY:
+		return "another writer holds the channel";
+	case -EBADMSG:
+		return "its files are not a valid channel";
+	case -EEXIST:
+		return "a file in the way is not part of a channel";
+	case -EPERM:
+		return "a file of the channel belongs to another user or is "
+		       "not a regular file";
+	case -EINVAL:
+		return "a bad name, or options the channel does not take";
+	case -ENOBUFS:
+		return "no huge pages reserved";
+	}
+	return NULL;
+}
+
 int cli_open_reader(const char *name, bool verify, struct mmsync_reader **r)
 {
 	MMSYNC_OPTS(mmsync_reader_opts, o,

@@ -30,6 +30,8 @@ int cli_errorf(const char *name, const char *fmt, ...)
 const char *cli_name(const char *name);
 /* The hint for an error of mmsync_reader_open(), or NULL. */
 const char *cli_reader_hint(int err);
+/* The hint for an error of mmsync_writer_open(), or NULL. */
+const char *cli_writer_hint(int err);
 
 struct mmsync_reader;
 /* mmsync_reader_open() (MMSYNC_READ_VERIFY if @verify); 0 or CLI_FAIL. */

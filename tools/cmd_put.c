@@ -173,32 +173,6 @@ static int open_input(const struct put_args *a, struct put_input *in)
 	return 0;
 }
 
-static int open_error(const char *name, int err)
-{
-	switch (err) {
-	case -EBUSY:
-		return cli_error(name, NULL, err,
-				 "another writer holds the channel");
-	case -EBADMSG:
-		return cli_error(name, NULL, err,
-				 "its files are not a valid channel");
-	case -EEXIST:
-		return cli_error(name, NULL, err,
-				 "a file in the way is not part of a channel");
-	case -EPERM:
-		return cli_error(name, NULL, err,
-				 "a file of the channel belongs to another "
-				 "user or is not a regular file");
-	case -EINVAL:
-		return cli_error(name, NULL, err,
-				 "a bad name, or options the channel does not "
-				 "take");
-	case -ENOBUFS:
-		return cli_error(name, NULL, err, "no huge pages reserved");
-	}
-	return cli_error(name, NULL, err, NULL);
-}
-
 static int publish_error(const char *name, const struct put_args *a,
 			 const struct put_input *in, int err)
 {
@@ -294,7 +268,7 @@ static int put(struct put_args *a)
 	a->o.sz = sizeof(a->o);
 	err = mmsync_writer_open(a->name, &a->o, &w);
 	if (err) {
-		open_error(a->name, err);
+		cli_error(a->name, NULL, err, cli_writer_hint(err));
 		goto out_in;
 	}
 	catch_interrupts(a->name, true);

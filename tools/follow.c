@@ -173,27 +173,10 @@ static const struct follow_kind *chosen_kind(void)
 
 static int open_error(const char *name, int err)
 {
-	switch (err) {
-	case -EBUSY:
-		return cli_error(name, NULL, err,
-				 "another writer holds the channel: one "
-				 "follower per channel");
-	case -EBADMSG:
-		return cli_error(name, NULL, err,
-				 "its files are not a valid channel");
-	case -EEXIST:
-		return cli_error(name, NULL, err,
-				 "a file in the way is not part of a channel");
-	case -EPERM:
-		return cli_error(name, NULL, err,
-				 "a file of the channel belongs to another "
-				 "user or is not a regular file");
-	case -EINVAL:
-		return cli_error(name, NULL, err,
-				 "a bad name, or options the channel does not "
-				 "take");
-	}
-	return cli_error(name, NULL, err, NULL);
+	return cli_error(name, NULL, err,
+			 err == -EBUSY ? "another writer holds the channel: "
+					 "one follower per channel" :
+					 cli_writer_hint(err));
 }
 
 /* What the channel holds now, to skip publishing the same bytes again. */
