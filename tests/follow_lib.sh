@@ -8,35 +8,7 @@
 # $T/pids) is killed when it ends, the directories listed in $T/rmdirs
 # (outside /dev/shm) are removed, and each test has a time limit.
 
-# die MESSAGE: fail the current test.
-die() {
-	echo "# FAIL: $*" >&2
-	exit 1
-}
-# expect_eq GOT WANT WHAT
-expect_eq() {
-	[ "$1" = "$2" ] || die "$3: got '$1', want '$2'"
-}
-# expect_rc WANT CMD...: run CMD with stdout/stderr in $T/out, $T/err.
-expect_rc() {
-	want=$1
-	shift
-	rc=0
-	"$@" >"$T/out" 2>"$T/err" || rc=$?
-	[ "$rc" = "$want" ] || {
-		sed 's/^/#   stderr: /' "$T/err" >&2
-		die "'$*' exited $rc, want $want"
-	}
-}
-# expect_err PATTERN: $T/err is exactly one line and matches PATTERN.
-expect_err() {
-	lines=$(wc -l <"$T/err")
-	[ "$lines" = 1 ] || {
-		sed 's/^/#   stderr: /' "$T/err" >&2
-		die "stderr has $lines lines, want 1"
-	}
-	grep -qE -- "$1" "$T/err" || die "stderr '$(cat "$T/err")' does not match '$1'"
-}
+. "$(dirname "$0")/check_lib.sh" # die, expect_eq, expect_rc, expect_err
 # wait_for SECONDS CMD...: poll until CMD succeeds (the test polls, the
 # follower does not).
 wait_for() {
