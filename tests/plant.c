@@ -155,8 +155,9 @@ struct race {
 static int planter_main(void *arg)
 {
 	struct race *rc = arg;
+	int k, i, fd, last = -1;
 	char path[300];
-	int k, i, fd;
+	uint64_t t;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
@@ -165,6 +166,18 @@ static int planter_main(void *arg)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	while (!__atomic_load_n(&rc->stop, __ATOMIC_RELAXED)) {
 		k = __atomic_load_n(&rc->round, __ATOMIC_RELAXED);
+		/*
+		 * A new name: wait 0, 60, 120 or 180 us before planting it, so
+		 * that the writer, whose creation takes 50-150 us here,
+		 * sometimes comes first (a planter in a tight loop nearly
+		 * always won, and once all 2000 rounds).
+		 */
+		if (k != last) {
+			last = k;
+			t = now_ns() + (uint64_t)(k % 4) * 60000;
+			while (now_ns() < t)
+				;
+		}
 		for (i = 0; i < NR_PARTS; i++) {
 			snprintf(path, sizeof(path), "%s/r%d_%s", rc->dir, k,
 				 parts[(i + k) % NR_PARTS]);
