@@ -66,12 +66,18 @@ void bench_shm_free(void *p, size_t len);
  * bench_gate_ready() then bench_gate_wait_go(); the parent waits for all of
  * them with bench_gate_wait_ready(), opens the gate, and later sets stop.
  */
+/*
+ * On a cache line of its own: workers poll it while they run, so a counter
+ * that a worker bumps beside it would make every poll of another worker a
+ * miss, and every bump after it one more (false sharing that the first
+ * pace runs measured as part of the reader's cost).
+ */
 struct bench_gate {
 	uint32_t ready; /* workers that finished their setup */
 	uint32_t failed; /* workers whose setup failed */
 	uint32_t go; /* set once by the parent */
 	uint32_t stop; /* set once by the parent */
-};
+} __attribute__((aligned(64)));
 
 void bench_gate_ready(struct bench_gate *g, bool ok);
 void bench_gate_wait_go(struct bench_gate *g);

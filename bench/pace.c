@@ -3,7 +3,10 @@
  * pace.c - issue 15: 1 writer + 1 reader process, the writer paced at
  * fixed publish rates, the same rates for every protocol compared:
  * libmmsync in membarrier mode, libmmsync in fence (xchg) mode, and
- * mmap-sync's shared-counter protocol (proto_counter.c).
+ * mmap-sync's shared-counter protocol (proto_counter.c); and, for
+ * reference, the floors of a per-reader pin (proto_floor.c: a plain-store
+ * pin and an xchg pin with nothing else, no checks and no grace period),
+ * which bound what any pin-based reader can reach in each fence mode.
  *
  * The writer, pinned to the first CPU, publishes a 64-byte payload at
  * t0 + k / rate (it sleeps, then spins on the clock, between publishes;
@@ -35,7 +38,7 @@
 #define PAYLOAD 64
 #define MAX_RUNS 64
 #define MAX_RATES 16
-#define NR_PROTOS 3
+#define NR_PROTOS 5 /* the counter last: the ratios' reference */
 /* Per-publish times the writer keeps for its median and p99. */
 #define MAX_LAT 65536
 /* The writer spins this long before a publish, and sleeps before that. */
@@ -214,6 +217,8 @@ int main(int argc, char **argv)
 	const struct proto_ops *pr[NR_PROTOS] = {
 		&proto_mmsync_membarrier,
 		&proto_mmsync_xchg,
+		&proto_floor,
+		&proto_floor_xchg,
 		&proto_counter,
 	};
 	static struct cell cell[MAX_RATES][NR_PROTOS];
@@ -358,28 +363,32 @@ int main(int argc, char **argv)
 			"over all rounds.\n\n"
 			"| publishes/s | membarrier: reader | membarrier: "
 			"writer | fence/xchg: reader | fence/xchg: writer | "
-			"shared counter: reader | shared counter: writer | "
-			"torn (mb / xchg / counter) |\n"
-			"|---|---|---|---|---|---|---|---|\n",
+			"floor, plain-store pin: reader | floor, xchg pin: "
+			"reader | shared counter: reader | shared counter: "
+			"writer | torn (mb / xchg / counter) |\n"
+			"|---|---|---|---|---|---|---|---|---|---|\n",
 			o.runs, o.secs);
 		for (i = 0; i < nr; i++) {
 			fprintf(md, "| %.0f |", rates[i]);
 			for (j = 0; j < NR_PROTOS; j++) {
 				struct result *r = &res[i][j];
+				/* The floors: the reader only (no grace). */
+				bool floor = pr[j]->in_process_only;
 
 				fprintf(md, " %.2f ns", r->rd);
 				if (j < NR_PROTOS - 1)
 					fprintf(md, " (**%.2fx**)", r->ratio);
-				fprintf(md, " | %.0f ns (%.0f)", r->pub,
-					r->pub_p99);
-				if (r->rate < 0.95 * rates[i])
+				if (!floor)
+					fprintf(md, " | %.0f ns (%.0f)", r->pub,
+						r->pub_p99);
+				if (!floor && r->rate < 0.95 * rates[i])
 					fprintf(md, ", only %.0f/s", r->rate);
 				fprintf(md, " |");
 			}
 			fprintf(md, " %llu / %llu / %llu |\n",
 				(unsigned long long)cell[i][0].torn,
 				(unsigned long long)cell[i][1].torn,
-				(unsigned long long)cell[i][2].torn);
+				(unsigned long long)cell[i][NR_PROTOS - 1].torn);
 		}
 		fclose(md);
 	}

@@ -43,7 +43,7 @@ struct proto_count {
 	uint64_t ns; /* how long the loop ran */
 	uint64_t sink;
 	uint64_t __pad[7];
-};
+} __attribute__((aligned(64))); /* one per worker, none sharing a line */
 
 struct proto_ops {
 	const char *name; /* CSV key */
@@ -76,6 +76,7 @@ extern const struct proto_ops proto_seqlock;
 extern const struct proto_ops proto_lmdb;
 extern const struct proto_ops proto_urcu;
 extern const struct proto_ops proto_floor;
+extern const struct proto_ops proto_floor_xchg;
 
 /* The protocols in report order; NULL-terminated. */
 extern const struct proto_ops *const proto_all[];

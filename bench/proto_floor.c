@@ -4,18 +4,29 @@
  * cost table: DESIGN.md's membarrier-mode reader with nothing else. Load
  * the generation, store it in the reader's own cache line, compiler
  * barrier, load the generation again; unpin with a release store of 0. No
- * view to fill, no checks, no writer side: not a usable protocol, only
- * the number the library's inline path is measured against.
+ * view to fill, no checks: not a usable protocol, only the number the
+ * library's inline path is measured against.
+ *
+ * Built a second time as proto_floor_xchg.c (FLOOR_XCHG 1): the pin is an
+ * xchg, the fence-mode reader with nothing else. Both have a writer for
+ * bench/pace.c, with two copies of the payload and no grace period: it
+ * never waits for the pin, so a reader slower than two publishes can see
+ * a torn copy (counted, as for the shared counter; a floor, not a
+ * protocol).
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "proto.h"
 
+#ifndef FLOOR_XCHG
+#define FLOOR_XCHG 0
+#endif
+
 struct floor_shm {
 	uint64_t gen __attribute__((aligned(64)));
 	uint64_t pin __attribute__((aligned(64)));
-	uint64_t data[8] __attribute__((aligned(64)));
+	uint64_t data[2][8] __attribute__((aligned(64)));
 };
 
 struct floor_rd {
@@ -31,7 +42,7 @@ static int floor_setup(struct proto_env *e)
 	if (!e->shm)
 		return -ENOMEM;
 	s = e->shm;
-	proto_fill(s->data, 8, 1);
+	proto_fill(s->data[1], 8, 1);
 	/* Pairs with the reader's acquire load of gen. */
 	__atomic_store_n(&s->gen, 1, __ATOMIC_RELEASE);
 	return 0;
@@ -59,24 +70,47 @@ static void floor_reader_close(void *arg)
 	free(arg);
 }
 
+static int floor_writer_open(struct proto_env *e, void **out)
+{
+	return floor_reader_open(e, out);
+}
+
+/* Write the copy readers do not use, then move the generation to it. */
+static int floor_publish(void *arg)
+{
+	struct floor_shm *s = ((struct floor_rd *)arg)->s;
+	/* Our own last store: pairs with nothing. */
+	uint64_t g = __atomic_load_n(&s->gen, __ATOMIC_RELAXED) + 1;
+
+	proto_fill(s->data[g & 1], 8, g);
+	/* Pairs with the reader's acquire load of gen. */
+	__atomic_store_n(&s->gen, g, __ATOMIC_RELEASE);
+	return 0;
+}
+
 #define RD_T struct floor_rd
 #define RD_GEN_MASK 0ull
 
 static inline int rd_begin(struct floor_rd *r, const void **p, uint64_t *gen)
 {
-	/* Pairs with the release store of gen in floor_setup(). */
+	/* Pairs with the release store of gen in floor_setup()/_publish(). */
 	uint64_t g = __atomic_load_n(&r->s->gen, __ATOMIC_ACQUIRE), g2;
 
 	for (;;) {
+#if FLOOR_XCHG
+		/* A writer would pair its smp_mb() + scan with this. */
+		__atomic_exchange_n(&r->s->pin, g, __ATOMIC_SEQ_CST);
+#else
 		/* A writer would pair its membarrier() + scan with these. */
 		__atomic_store_n(&r->s->pin, g, __ATOMIC_RELAXED);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
 		g2 = __atomic_load_n(&r->s->gen, __ATOMIC_SEQ_CST);
 		if (g2 == g)
 			break;
 		g = g2;
 	}
-	*p = r->s->data;
+	*p = r->s->data[g & 1];
 	*gen = 0;
 	return 0;
 }
@@ -95,14 +129,24 @@ static inline size_t rd_words(struct floor_rd *r)
 
 #include "read_loops.h"
 
+#if FLOOR_XCHG
+const struct proto_ops proto_floor_xchg = {
+	.name = "pin-floor-xchg",
+	.label = "floor: bare xchg pin/unpin",
+#else
 const struct proto_ops proto_floor = {
 	.name = "pin-floor",
 	.label = "floor: bare pin/unpin (no protocol)",
+#endif
 	.setup = floor_setup,
 	.teardown = floor_teardown,
 	.reader_open = floor_reader_open,
 	.reader_close = floor_reader_close,
+	.writer_open = floor_writer_open,
+	.writer_close = floor_reader_close,
+	.publish = floor_publish,
 	.touch_loop = rd_touch_loop,
-	.check_loop = rd_check_loop, /* unused: in-process reference */
+	.check_loop = rd_check_loop, /* bench/pace.c's reference */
+	/* No grace: not for the benchmarks that count torn reads as a fault. */
 	.in_process_only = 1,
 };

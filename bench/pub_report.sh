@@ -64,6 +64,10 @@ if [ -s "$pc" ]; then
 		cn=$(val "$pc" rate $rate proto counter reader_ns_per_read)
 		torn=$(val "$pc" rate $rate proto "$best" torn)
 		echo "| reader, writer paced at $rate/s, ${best#mmsync-} (the mode for this rate) | $(f2 "$ns") ns vs counter $(f2 "$cn") ns, $torn torn | $(f2 "$r")x | <= 0.7x, 0 torn | $(verdict le "$r" 0.7) |"
+		# The floor of any per-reader pin in the same loop and run.
+		fl=$(val "$pc" rate $rate proto pin-floor reader_ns_per_read)
+		flx=$(val "$pc" rate $rate proto pin-floor-xchg reader_ns_per_read)
+		[ -n "$fl" ] && echo "| (reference) bare pin, nothing else, same loop, $rate/s: plain store / xchg | $(f2 "$fl") / $(f2 "$flx") ns vs counter $(f2 "$cn") ns | $(div "$fl" "$cn")x / $(div "$flx" "$cn")x | (the floor) | |"
 	done
 	torn=$(awk -F, 'NR > 1 && $2 ~ /^mmsync/ { t += $12 } END { print t + 0 }' "$pc")
 	ctorn=$(awk -F, 'NR > 1 && $2 == "counter" { t += $12 } END { print t + 0 }' "$pc")
@@ -125,18 +129,30 @@ if [ -s "$pc" ]; then
 		echo "  membarrier $(f2 "$mb") ns, shared counter $(f2 "$ct") ns per read (the writer:"
 		echo "  $(f0 "$wx") / $(f0 "$wm") / $(f0 "$(val "$pc" rate $rate proto counter writer_ns_per_publish)") ns per publish; membarrier kept $(f0 "$am")/s)."
 	done
+	fl=$(val "$pc" rate 10000 proto pin-floor reader_ns_per_read)
+	flx=$(val "$pc" rate 10000 proto pin-floor-xchg reader_ns_per_read)
+	ct=$(val "$pc" rate 10000 proto counter reader_ns_per_read)
 	echo "  At these rates the counter's cache line stays in the reader's core"
 	echo "  between publishes, so its two locked read-modify-writes are"
-	echo "  uncontended (about 3.4 ns together on this CPU, issue 6's read_cost);"
-	echo "  its pin and unpin are 15 of the 24 instructions per read of the"
-	echo "  harness's loop (objdump of proto_counter.o; the other 9 load the"
-	echo "  payload's first line). libmmsync's inline"
-	echo "  read_begin + read_end is $(f2 "$(val "$rc" impl new mode xchg instr_per_read)") instructions with one load"
-	echo "  (callgrind, section 5): the checks (handle, open view, probe"
-	echo "  semaphore, flags, slot generation, mapped size), the view's five"
-	echo "  fields, and read_end recomputing the slot's address. The fence is not"
-	echo "  the cost (xchg and plain-store pins cost about the same). 0.7x the"
-	echo "  counter needs a read near the bare-pin floor (issue 6: 1.6 ns, 0.47x)."
+	echo "  uncontended (about 3.4 ns together on this CPU, issue 6's read_cost)."
+	echo "  The same loop with a bare pin and nothing else (bench/proto_floor.c:"
+	echo "  load the generation, pin, load it again, read, unpin; no checks, no"
+	echo "  view, no slot check) costs $(f2 "$fl") ns with a plain-store pin and"
+	echo "  $(f2 "$flx") ns with an xchg pin at 10000/s, $(div "$fl" "$ct")x / $(div "$flx" "$ct")x the counter:"
+	echo "  the loop's own work (eight payload words checked, the counts kept)"
+	echo "  is most of every read, so on this CPU no reader that pins its own"
+	echo "  entry reaches 0.7x the counter in this loop, whatever it leaves out."
+	echo "  libmmsync's inline read_begin + read_end is"
+	echo "  $(f2 "$(val "$rc" impl new mode xchg instr_per_read)") instructions (callgrind, section 5): the checks (handle, open"
+	echo "  view, probe semaphore, flags, slot generation, mapped size), the"
+	echo "  view's fields and the slot check; an in-process experiment that"
+	echo "  removed them one at a time saved 0.3-0.9 ns each and all of them"
+	echo "  together 0.8 ns (7.0 -> 6.2 ns), still above the floor's loop."
+	echo "  The writer no longer shares a cache line with the reader's counts"
+	echo "  (bench/bench.h: the gate on its own line): the first runs of this"
+	echo "  benchmark had the writer's spin loop poll the line the reader"
+	echo "  bumped on every read, which tripled every reader's cost at 30000/s"
+	echo "  and above (19-29 ns, now 6-8 ns)."
 	echo "- **membarrier's publish** costs $(f0 "$(val "$pc" rate 1000 proto mmsync-membarrier writer_ns_per_publish)") ns at 1000/s here (the IPI round to the"
 	echo "  reader's CPU and back, on this VM), against $(f0 "$(val "$pc" rate 1000 proto mmsync-xchg writer_ns_per_publish)") ns in fence mode."
 fi
