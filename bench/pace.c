@@ -6,7 +6,8 @@
  * mmap-sync's shared-counter protocol (proto_counter.c); and, for
  * reference, the floors of a per-reader pin (proto_floor.c: a plain-store
  * pin and an xchg pin with nothing else, no checks and no grace period),
- * which bound what any pin-based reader can reach in each fence mode.
+ * which bound what any pin-based reader can reach in each fence mode, and
+ * the loop with no pin at all (what any reader of this loop costs).
  *
  * The writer, pinned to the first CPU, publishes a 64-byte payload at
  * t0 + k / rate (it sleeps, then spins on the clock, between publishes;
@@ -38,7 +39,7 @@
 #define PAYLOAD 64
 #define MAX_RUNS 64
 #define MAX_RATES 16
-#define NR_PROTOS 5 /* the counter last: the ratios' reference */
+#define NR_PROTOS 6 /* the counter last: the ratios' reference */
 /* Per-publish times the writer keeps for its median and p99. */
 #define MAX_LAT 65536
 /* The writer spins this long before a publish, and sleeps before that. */
@@ -219,6 +220,7 @@ int main(int argc, char **argv)
 		&proto_mmsync_xchg,
 		&proto_floor,
 		&proto_floor_xchg,
+		&proto_floor_nopin,
 		&proto_counter,
 	};
 	static struct cell cell[MAX_RATES][NR_PROTOS];
@@ -364,9 +366,10 @@ int main(int argc, char **argv)
 			"| publishes/s | membarrier: reader | membarrier: "
 			"writer | fence/xchg: reader | fence/xchg: writer | "
 			"floor, plain-store pin: reader | floor, xchg pin: "
-			"reader | shared counter: reader | shared counter: "
-			"writer | torn (mb / xchg / counter) |\n"
-			"|---|---|---|---|---|---|---|---|---|---|\n",
+			"reader | floor, no pin: reader | shared counter: "
+			"reader | shared counter: writer | torn (mb / xchg / "
+			"counter) |\n"
+			"|---|---|---|---|---|---|---|---|---|---|---|\n",
 			o.runs, o.secs);
 		for (i = 0; i < nr; i++) {
 			fprintf(md, "| %.0f |", rates[i]);

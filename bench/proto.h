@@ -77,6 +77,7 @@ extern const struct proto_ops proto_lmdb;
 extern const struct proto_ops proto_urcu;
 extern const struct proto_ops proto_floor;
 extern const struct proto_ops proto_floor_xchg;
+extern const struct proto_ops proto_floor_nopin;
 
 /* The protocols in report order; NULL-terminated. */
 extern const struct proto_ops *const proto_all[];

@@ -7,8 +7,10 @@
  * view to fill, no checks: not a usable protocol, only the number the
  * library's inline path is measured against.
  *
- * Built a second time as proto_floor_xchg.c (FLOOR_XCHG 1): the pin is an
- * xchg, the fence-mode reader with nothing else. Both have a writer for
+ * Built again as proto_floor_xchg.c (FLOOR_PIN 1): the pin is an xchg,
+ * the fence-mode reader with nothing else; and as proto_floor_nopin.c
+ * (FLOOR_PIN 2): no pin at all, only the generation load, which is what
+ * the benchmark loop costs with no protocol. All three have a writer for
  * bench/pace.c, with two copies of the payload and no grace period: it
  * never waits for the pin, so a reader slower than two publishes can see
  * a torn copy (counted, as for the shared counter; a floor, not a
@@ -19,8 +21,8 @@
 
 #include "proto.h"
 
-#ifndef FLOOR_XCHG
-#define FLOOR_XCHG 0
+#ifndef FLOOR_PIN
+#define FLOOR_PIN 0 /* 0: plain store; 1: xchg; 2: none */
 #endif
 
 struct floor_shm {
@@ -94,10 +96,13 @@ static int floor_publish(void *arg)
 static inline int rd_begin(struct floor_rd *r, const void **p, uint64_t *gen)
 {
 	/* Pairs with the release store of gen in floor_setup()/_publish(). */
-	uint64_t g = __atomic_load_n(&r->s->gen, __ATOMIC_ACQUIRE), g2;
+	uint64_t g = __atomic_load_n(&r->s->gen, __ATOMIC_ACQUIRE);
 
+#if FLOOR_PIN != 2
 	for (;;) {
-#if FLOOR_XCHG
+		uint64_t g2;
+
+#if FLOOR_PIN == 1
 		/* A writer would pair its smp_mb() + scan with this. */
 		__atomic_exchange_n(&r->s->pin, g, __ATOMIC_SEQ_CST);
 #else
@@ -110,6 +115,7 @@ static inline int rd_begin(struct floor_rd *r, const void **p, uint64_t *gen)
 			break;
 		g = g2;
 	}
+#endif
 	*p = r->s->data[g & 1];
 	*gen = 0;
 	return 0;
@@ -117,8 +123,11 @@ static inline int rd_begin(struct floor_rd *r, const void **p, uint64_t *gen)
 
 static inline int rd_end(struct floor_rd *r)
 {
+#if FLOOR_PIN != 2
 	/* A writer's scan would pair its acquire load with this. */
 	__atomic_store_n(&r->s->pin, 0, __ATOMIC_RELEASE);
+#endif
+	(void)r;
 	return 0;
 }
 
@@ -129,10 +138,14 @@ static inline size_t rd_words(struct floor_rd *r)
 
 #include "read_loops.h"
 
-#if FLOOR_XCHG
+#if FLOOR_PIN == 1
 const struct proto_ops proto_floor_xchg = {
 	.name = "pin-floor-xchg",
 	.label = "floor: bare xchg pin/unpin",
+#elif FLOOR_PIN == 2
+const struct proto_ops proto_floor_nopin = {
+	.name = "no-pin-floor",
+	.label = "floor: no pin (loop only)",
 #else
 const struct proto_ops proto_floor = {
 	.name = "pin-floor",

@@ -3,5 +3,5 @@
  * proto_floor_xchg.c - proto_floor.c with an xchg pin: the floor of a
  * fence-mode reader (bench/pace.c's reference).
  */
-#define FLOOR_XCHG 1
+#define FLOOR_PIN 1
 #include "proto_floor.c"

@@ -35,7 +35,8 @@ PUBB_HAVE_PROTOS := $(if $(findstring thread,$(SANITIZE)),,$(shell printf '\043i
 	$(CC) -E -x c - >/dev/null 2>&1 && echo 1))
 PUBB_PROTO_OBJS := $(addprefix $(PUBB_OUT)/,protos.o proto_mmsync.o \
 	proto_mmsync_ool.o proto_counter.o proto_rwlock.o proto_seqlock.o \
-	proto_lmdb.o proto_urcu.o proto_floor.o proto_floor_xchg.o)
+	proto_lmdb.o proto_urcu.o proto_floor.o proto_floor_xchg.o \
+	proto_floor_nopin.o)
 PUBB_BINS := $(addprefix $(PUBB_OUT)/,publish_raw copy_hash pub_loop \
 	read_instr) $(if $(PUBB_HAVE_PROTOS),$(PUBB_OUT)/pace $(PUBB_OUT)/read_cost)
 

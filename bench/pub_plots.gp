@@ -45,7 +45,7 @@ if (system('test -s '.pc.' && echo 1') eq '1') {
 	set title 'reader: CPU ns per read'
 	set ylabel 'ns per read'
 	set yrange [0:*]
-	plot for [p in 'mmsync-membarrier mmsync-xchg counter pin-floor pin-floor-xchg'] sel(pc, 2, p) \
+	plot for [p in 'mmsync-membarrier mmsync-xchg counter pin-floor pin-floor-xchg no-pin-floor'] sel(pc, 2, p) \
 	     using 1:4 with linespoints lw 2 title p
 	set title 'writer: ns per publish (median)'
 	set ylabel 'ns per publish'

@@ -67,7 +67,8 @@ if [ -s "$pc" ]; then
 		# The floor of any per-reader pin in the same loop and run.
 		fl=$(val "$pc" rate $rate proto pin-floor reader_ns_per_read)
 		flx=$(val "$pc" rate $rate proto pin-floor-xchg reader_ns_per_read)
-		[ -n "$fl" ] && echo "| (reference) bare pin, nothing else, same loop, $rate/s: plain store / xchg | $(f2 "$fl") / $(f2 "$flx") ns vs counter $(f2 "$cn") ns | $(div "$fl" "$cn")x / $(div "$flx" "$cn")x | (the floor) | |"
+		fln=$(val "$pc" rate $rate proto no-pin-floor reader_ns_per_read)
+		[ -n "$fl" ] && echo "| (reference) same loop, $rate/s: bare plain-store pin / bare xchg pin / no pin at all | $(f2 "$fl") / $(f2 "$flx") / $(f2 "$fln") ns vs counter $(f2 "$cn") ns | $(div "$fl" "$cn")x / $(div "$flx" "$cn")x / $(div "$fln" "$cn")x | (the floors) | |"
 	done
 	torn=$(awk -F, 'NR > 1 && $2 ~ /^mmsync/ { t += $12 } END { print t + 0 }' "$pc")
 	ctorn=$(awk -F, 'NR > 1 && $2 == "counter" { t += $12 } END { print t + 0 }' "$pc")
@@ -131,6 +132,7 @@ if [ -s "$pc" ]; then
 	done
 	fl=$(val "$pc" rate 10000 proto pin-floor reader_ns_per_read)
 	flx=$(val "$pc" rate 10000 proto pin-floor-xchg reader_ns_per_read)
+	fln=$(val "$pc" rate 10000 proto no-pin-floor reader_ns_per_read)
 	ct=$(val "$pc" rate 10000 proto counter reader_ns_per_read)
 	echo "  At these rates the counter's cache line stays in the reader's core"
 	echo "  between publishes, so its two locked read-modify-writes are"
@@ -138,10 +140,12 @@ if [ -s "$pc" ]; then
 	echo "  The same loop with a bare pin and nothing else (bench/proto_floor.c:"
 	echo "  load the generation, pin, load it again, read, unpin; no checks, no"
 	echo "  view, no slot check) costs $(f2 "$fl") ns with a plain-store pin and"
-	echo "  $(f2 "$flx") ns with an xchg pin at 10000/s, $(div "$fl" "$ct")x / $(div "$flx" "$ct")x the counter:"
-	echo "  the loop's own work (eight payload words checked, the counts kept)"
-	echo "  is most of every read, so on this CPU no reader that pins its own"
-	echo "  entry reaches 0.7x the counter in this loop, whatever it leaves out."
+	echo "  $(f2 "$flx") ns with an xchg pin at 10000/s, $(div "$fl" "$ct")x / $(div "$flx" "$ct")x the counter,"
+	echo "  and with no pin at all (the generation load and the payload)"
+	echo "  $(f2 "$fln") ns, $(div "$fln" "$ct")x: the loop's own work (eight payload words"
+	echo "  checked, the counts kept) is most of every read, so on this CPU"
+	echo "  only a reader with no protocol at all comes near 0.7x the counter"
+	echo "  in this loop."
 	echo "  libmmsync's inline read_begin + read_end is"
 	echo "  $(f2 "$(val "$rc" impl new mode xchg instr_per_read)") instructions (callgrind, section 5): the checks (handle, open"
 	echo "  view, probe semaphore, flags, slot generation, mapped size), the"

@@ -78,7 +78,7 @@ elif "$bin/pace" -r 1 -t 0.2 -a 1000 -d "$work" -o "$work/r.csv" >"$work/r.out" 
 		if ($11 < 0.9 * $1) print $2 ": " $11 " publishes/s of " $1
 		if ($17 == 0) print $2 ": no reads"
 		if ($2 ~ /^mmsync/ && ($12 != 0 || $15 != 0)) print $2 ": " $12 " torn, " $15 " errors"
-	} END { if (NR != 6) print NR - 1 " rows of 5" }' "$work/r.csv")
+	} END { if (NR != 7) print NR - 1 " rows of 6" }' "$work/r.csv")
 	if [ -z "$bad" ]; then ok $t; else
 		echo "$bad" | sed 's/^/# /'
 		notok $t
