@@ -55,6 +55,15 @@ int write_all(int fd, const void *buf, size_t len);
 extern const struct argp cli_common_argp;
 
 /*
+ * The writer options of put and follow (cli_writer_opts.c): --grace,
+ * --refuse, --max-readers, --data-mode, --state-mode, --table-mode,
+ * listed in --help group CLI_WRITER_GROUP. A child whose input, set at
+ * the verb's ARGP_KEY_INIT, is the verb's struct mmsync_writer_opts.
+ */
+#define CLI_WRITER_GROUP 1
+extern const struct argp cli_writer_argp;
+
+/*
  * Run argp over a verb's arguments: argv[0] is the verb; messages and
  * --help show "mmsync VERB". Usage errors exit with CLI_USAGE.
  */

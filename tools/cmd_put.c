@@ -49,10 +49,7 @@ struct put_args {
 };
 
 enum {
-	OPT_DATA_MODE = 0x100,
-	OPT_STATE_MODE,
-	OPT_TABLE_MODE,
-	OPT_HUGE,
+	OPT_HUGE = 0x100,
 	OPT_CAPACITY,
 };
 
@@ -75,16 +72,9 @@ static error_t put_parse(int key, char *arg, struct argp_state *state)
 	case 'v':
 		a->verbose = true;
 		return 0;
-	case 'g':
-		if (parse_duration(arg, &a->o.grace_ns) || !a->o.grace_ns)
-			argp_error(state, "bad grace period '%s'", arg);
-		return 0;
-	case 'r':
-		a->o.grace_policy = MMSYNC_GRACE_REFUSE;
-		return 0;
-	case 'm':
-		if (parse_u32(arg, &a->o.max_readers) || !a->o.max_readers)
-			argp_error(state, "bad reader count '%s'", arg);
+	case ARGP_KEY_INIT:
+		/* children[0] of cmd_put(): the shared writer options. */
+		state->child_inputs[0] = &a->o;
 		return 0;
 	case 'f':
 		if (!strcmp(arg, "auto"))
@@ -95,18 +85,6 @@ static error_t put_parse(int key, char *arg, struct argp_state *state)
 			a->o.fence_mode = MMSYNC_FENCE_XCHG;
 		else
 			argp_error(state, "bad fence mode '%s'", arg);
-		return 0;
-	case OPT_DATA_MODE:
-		if (parse_mode(arg, &a->o.data_mode))
-			argp_error(state, "bad mode '%s'", arg);
-		return 0;
-	case OPT_STATE_MODE:
-		if (parse_mode(arg, &a->o.state_mode))
-			argp_error(state, "bad mode '%s'", arg);
-		return 0;
-	case OPT_TABLE_MODE:
-		if (parse_mode(arg, &a->o.table_mode))
-			argp_error(state, "bad mode '%s'", arg);
 		return 0;
 	case OPT_HUGE:
 		if (parse_size(arg, &a->o.huge_page_size) ||
@@ -309,37 +287,20 @@ int cmd_put(int argc, char **argv)
 		{ "quiet", 'q', NULL, 0, "No progress bar", 0 },
 		{ "verbose", 'v', NULL, 0,
 		  "Print the generation, size and checksum published", 0 },
-		{ NULL, 0, NULL, 0,
-		  "Writer options (those marked * only when the channel is "
-		  "created):",
-		  1 },
-		{ "grace", 'g', "DURATION", 0,
-		  "How long to wait for readers of the slot being reused "
-		  "(default 1s)",
-		  1 },
-		{ "refuse", 'r', NULL, 0,
-		  "Past the grace period, refuse to publish (exit 1) rather "
-		  "than evict the readers",
-		  1 },
-		{ "max-readers", 'm', "N", 0, "* Reader-table entries (256)",
-		  1 },
+		/* Beside the shared writer options (cli_writer_argp). */
 		{ "fence", 'f', "MODE", 0,
-		  "* auto, membarrier or xchg (mmsync(7))", 1 },
-		{ "data-mode", OPT_DATA_MODE, "MODE", 0,
-		  "* Mode of the data files (0640)", 1 },
-		{ "state-mode", OPT_STATE_MODE, "MODE", 0,
-		  "* Mode of the state file (0640)", 1 },
-		{ "table-mode", OPT_TABLE_MODE, "MODE", 0,
-		  "* Mode of the reader table, which readers write (0660)", 1 },
+		  "* auto, membarrier or xchg (mmsync(7))", CLI_WRITER_GROUP },
 		{ "huge-pages", OPT_HUGE, "SIZE", 0,
 		  "The channel's directory is a hugetlbfs mount of SIZE pages "
 		  "(2M, 1G)",
-		  1 },
+		  CLI_WRITER_GROUP },
 		{ "capacity", OPT_CAPACITY, "BYTES", 0,
-		  "* Initial bytes of each slot (slots grow as needed)", 1 },
+		  "* Initial bytes of each slot (slots grow as needed)",
+		  CLI_WRITER_GROUP },
 		{},
 	};
 	static const struct argp_child children[] = {
+		{ &cli_writer_argp, 0, NULL, 0 }, /* put_parse: child_inputs[0] */
 		{ &cli_common_argp, 0, NULL, 0 },
 		{},
 	};

@@ -91,10 +91,7 @@ int64_t follow_now_ns(void)
 }
 
 enum {
-	OPT_DATA_MODE = 0x100,
-	OPT_STATE_MODE,
-	OPT_TABLE_MODE,
-	OPT_EXIT_ON_DELETE,
+	OPT_EXIT_ON_DELETE = 0x100,
 };
 
 static error_t follow_parse(int key, char *arg, struct argp_state *state)
@@ -111,31 +108,12 @@ static error_t follow_parse(int key, char *arg, struct argp_state *state)
 	case OPT_EXIT_ON_DELETE:
 		a->exit_on_delete = true;
 		return 0;
-	case 'g':
-		if (parse_duration(arg, &a->o.grace_ns) || !a->o.grace_ns)
-			argp_error(state, "bad grace period '%s'", arg);
-		return 0;
-	case 'r':
-		a->o.grace_policy = MMSYNC_GRACE_REFUSE;
-		return 0;
-	case 'm':
-		if (parse_u32(arg, &a->o.max_readers) || !a->o.max_readers)
-			argp_error(state, "bad reader count '%s'", arg);
-		return 0;
-	case OPT_DATA_MODE:
-		if (parse_mode(arg, &a->o.data_mode))
-			argp_error(state, "bad mode '%s'", arg);
-		return 0;
-	case OPT_STATE_MODE:
-		if (parse_mode(arg, &a->o.state_mode))
-			argp_error(state, "bad mode '%s'", arg);
-		return 0;
-	case OPT_TABLE_MODE:
-		if (parse_mode(arg, &a->o.table_mode))
-			argp_error(state, "bad mode '%s'", arg);
-		return 0;
 	case ARGP_KEY_INIT:
-		/* The sources' options parse into their own statics. */
+		/*
+		 * children[0] of cmd_follow(): the shared writer options. The
+		 * sources' options parse into their own statics.
+		 */
+		state->child_inputs[0] = &a->o;
 		return 0;
 	case ARGP_KEY_ARG:
 		if (state->arg_num == 0)
@@ -441,29 +419,9 @@ int cmd_follow(int argc, char **argv)
 		{ "verbose", 'v', NULL, 0,
 		  "Also log the values skipped as unchanged, and connections",
 		  0 },
-		{ NULL, 0, NULL, 0,
-		  "Writer options (those marked * only when the channel is "
-		  "created):",
-		  1 },
-		{ "grace", 'g', "DURATION", 0,
-		  "How long to wait for readers of the slot being reused "
-		  "(default 1s)",
-		  1 },
-		{ "refuse", 'r', NULL, 0,
-		  "Past the grace period, do not publish (try again a second "
-		  "later) rather than evict the readers",
-		  1 },
-		{ "max-readers", 'm', "N", 0, "* Reader-table entries (256)",
-		  1 },
-		{ "data-mode", OPT_DATA_MODE, "MODE", 0,
-		  "* Mode of the data files (0640)", 1 },
-		{ "state-mode", OPT_STATE_MODE, "MODE", 0,
-		  "* Mode of the state file (0640)", 1 },
-		{ "table-mode", OPT_TABLE_MODE, "MODE", 0,
-		  "* Mode of the reader table, which readers write (0660)", 1 },
 		{},
 	};
-	static struct argp_child children[NR_KINDS + 2];
+	static struct argp_child children[NR_KINDS + 3];
 	static const struct argp argp = {
 		.options = opts,
 		.parser = follow_parse,
@@ -499,6 +457,8 @@ int cmd_follow(int argc, char **argv)
 	struct follow_args a = { 0 };
 	unsigned int i, n = 0;
 
+	/* First: follow_parse() hands it a->o as child_inputs[0]. */
+	children[n++] = (struct argp_child){ &cli_writer_argp, 0, NULL, 0 };
 	for (i = 0; i < NR_KINDS; i++)
 		if (kinds[i]->argp)
 			children[n++] = (struct argp_child){ kinds[i]->argp, 0,

@@ -54,7 +54,8 @@ FOLLOW_LIBS := -lxxhash $(if $(FOLLOW_ETCD_MISSING),,$(if \
 FOLLOW_SRCS := tools/follow.c tools/follow_base64.c tools/source_file.c \
 	$(if $(FOLLOW_ETCD_MISSING),tools/source_etcd_missing.c,tools/source_etcd.c)
 
-MMSYNC_SRCS := tools/mmsync.c tools/cli.c tools/cmd_put.c tools/put_feed.c \
+MMSYNC_SRCS := tools/mmsync.c tools/cli.c tools/cli_writer_opts.c \
+	tools/cmd_put.c tools/put_feed.c \
 	tools/cmd_cat.c tools/cmd_watch.c tools/cmd_ls.c tools/cmd_stat.c \
 	tools/fmt.c $(FOLLOW_SRCS)
 MMSYNC_OBJS := $(patsubst tools/%.c,$(TOOLS_OUT)/obj/%.o,$(MMSYNC_SRCS))
