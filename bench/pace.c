@@ -216,12 +216,12 @@ int main(int argc, char **argv)
 {
 	struct bench_opts o = { .runs = 7, .secs = 0.3 };
 	const struct proto_ops *pr[NR_PROTOS] = {
-		&proto_mmsync_membarrier,
-		&proto_mmsync_xchg,
-		&proto_floor,
-		&proto_floor_xchg,
-		&proto_floor_nopin,
-		&proto_counter,
+		&proto_mmsync_membarrier, /* libmmsync, membarrier mode */
+		&proto_mmsync_xchg, /* libmmsync, fence mode */
+		&proto_floor, /* the floors: references, no grace */
+		&proto_floor_xchg, /* ... with an xchg pin */
+		&proto_floor_nopin, /* ... with no pin at all */
+		&proto_counter, /* last: the ratios' reference */
 	};
 	static struct cell cell[MAX_RATES][NR_PROTOS];
 	static struct result res[MAX_RATES][NR_PROTOS];
@@ -229,7 +229,7 @@ int main(int argc, char **argv)
 	double rates[MAX_RATES];
 	const char *list = "1000,3000,10000,30000,100000";
 	struct pace_shm *s;
-	int nr = 0, i, j, k, run, err;
+	int nr = 0, i, j, k, run, err, ctr = NR_PROTOS - 1;
 	char *dup, *tok, *save, mdpath[512];
 	FILE *csv, *md = NULL;
 
@@ -391,7 +391,7 @@ int main(int argc, char **argv)
 			fprintf(md, " %llu / %llu / %llu |\n",
 				(unsigned long long)cell[i][0].torn,
 				(unsigned long long)cell[i][1].torn,
-				(unsigned long long)cell[i][NR_PROTOS - 1].torn);
+				(unsigned long long)cell[i][ctr].torn);
 		}
 		fclose(md);
 	}

@@ -300,7 +300,8 @@ int cmd_put(int argc, char **argv)
 		{},
 	};
 	static const struct argp_child children[] = {
-		{ &cli_writer_argp, 0, NULL, 0 }, /* put_parse: child_inputs[0] */
+		/* First: put_parse() hands it a->o as child_inputs[0]. */
+		{ &cli_writer_argp, 0, NULL, 0 },
 		{ &cli_common_argp, 0, NULL, 0 },
 		{},
 	};
