@@ -199,6 +199,22 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+error_t cli_one_name(int key, char *arg, struct argp_state *state,
+		     const char **name)
+{
+	switch (key) {
+	case ARGP_KEY_ARG:
+		if (state->arg_num > 0)
+			argp_error(state, "one NAME only");
+		*name = arg;
+		return 0;
+	case ARGP_KEY_NO_ARGS:
+		argp_error(state, "a channel NAME is required");
+		return 0;
+	}
+	return ARGP_ERR_UNKNOWN;
+}
+
 static error_t common_parse(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {

@@ -45,6 +45,15 @@ int parse_size(const char *s, uint64_t *bytes); /* 4096, 4K, 2M, 1G, 1GiB */
 int parse_u32(const char *s, uint32_t *v);
 int parse_mode(const char *s, uint32_t *mode); /* octal, e.g. 0640 */
 
+/*
+ * The arguments of a verb that takes one channel NAME: for ARGP_KEY_ARG
+ * (a second one is a usage error) and ARGP_KEY_NO_ARGS (none is), sets
+ * *name and returns 0; ARGP_ERR_UNKNOWN for any other @key. A verb's
+ * parser ends with: return cli_one_name(key, arg, state, &a->name);
+ */
+error_t cli_one_name(int key, char *arg, struct argp_state *state,
+		     const char **name);
+
 /* write() all of @buf, retrying short writes and EINTR; 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
 

@@ -45,16 +45,8 @@ static error_t cat_parse(int key, char *arg, struct argp_state *state)
 	case 'q':
 		a->quiet = true;
 		return 0;
-	case ARGP_KEY_ARG:
-		if (state->arg_num > 0)
-			argp_error(state, "one NAME only");
-		a->name = arg;
-		return 0;
-	case ARGP_KEY_NO_ARGS:
-		argp_error(state, "a channel NAME is required");
-		return 0;
 	}
-	return ARGP_ERR_UNKNOWN;
+	return cli_one_name(key, arg, state, &a->name);
 }
 
 static const struct argp_child children[] = {

@@ -70,16 +70,8 @@ static error_t watch_parse(int key, char *arg, struct argp_state *state)
 	case OPT_NEW:
 		a->new_only = true;
 		return 0;
-	case ARGP_KEY_ARG:
-		if (state->arg_num > 0)
-			argp_error(state, "one NAME only");
-		a->name = arg;
-		return 0;
-	case ARGP_KEY_NO_ARGS:
-		argp_error(state, "a channel NAME is required");
-		return 0;
 	}
-	return ARGP_ERR_UNKNOWN;
+	return cli_one_name(key, arg, state, &a->name);
 }
 
 static int64_t mono_ns(void)
