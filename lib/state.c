@@ -48,10 +48,11 @@ int mmsync_state_check(const struct mmsync_hdr *h, uint64_t file_size)
 
 /*
  * Map @size bytes of @fd, rounded up to the file system's pages (huge
- * ones on hugetlbfs, where a mapping is whole pages or nothing), once we
- * know the file holds them.
+ * ones on hugetlbfs, where a mapping is whole pages or nothing); if
+ * @sized, only once we know the file holds them.
  */
-static int map_object(int fd, uint64_t size, int prot, void **out, size_t *len)
+static int map_object(int fd, uint64_t size, int prot, bool sized, void **out,
+		      size_t *len)
 {
 	uint64_t page, want;
 	struct stat st;
@@ -64,7 +65,7 @@ static int map_object(int fd, uint64_t size, int prot, void **out, size_t *len)
 		return -EBADMSG;
 	page = mmsync_fd_granule(fd, &huge);
 	want = mmsync_round_up(size, page);
-	if ((uint64_t)st.st_size < want)
+	if (sized && (uint64_t)st.st_size < want)
 		return -EBADMSG;
 	p = mmap(NULL, want, prot, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
@@ -83,8 +84,8 @@ int mmsync_map_state(int fd, bool writable, void **out, size_t *len)
 	int err;
 
 	err = map_object(fd, MMSYNC_STATE_SIZE,
-			 writable ? PROT_READ | PROT_WRITE : PROT_READ, out,
-			 len);
+			 writable ? PROT_READ | PROT_WRITE : PROT_READ, true,
+			 out, len);
 	if (err)
 		return err;
 	err = mmsync_state_check(*out, *len);
@@ -105,24 +106,9 @@ int mmsync_map_state(int fd, bool writable, void **out, size_t *len)
 int mmsync_map_table(int fd, uint64_t size, bool writable, void **out,
 		     size_t *len)
 {
-	uint64_t page, want;
-	struct stat st;
-	bool huge;
-	void *p;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EBADMSG;
-	page = mmsync_fd_granule(fd, &huge);
-	want = mmsync_round_up(size, page);
-	p = mmap(NULL, want, writable ? PROT_READ | PROT_WRITE : PROT_READ,
-		 MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		return errno == EACCES ? -EACCES : -errno;
-	*out = p;
-	*len = (size_t)want;
-	return 0;
+	return map_object(fd, size,
+			  writable ? PROT_READ | PROT_WRITE : PROT_READ, false,
+			  out, len);
 }
 
 /*
