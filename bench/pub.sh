@@ -224,7 +224,7 @@ cat "$out/pub_readcost.csv"
 echo "load at end: $(load)" >> "$out/pub_machine.txt"
 
 # ---- plots, summary ---------------------------------------------------------
-"$here/pub_plots.sh" "$out" || echo "pub: plots failed" >&2
+"$here/plots.sh" "$out" pub_plots.gp || echo "pub: plots failed" >&2
 "$here/pub_report.sh" "$out" > "$out/pub_summary.md"
 echo
 cat "$out/pub_summary.md"

@@ -1,4 +1,4 @@
-# pub_plots.gp - the plots of `make bench-pub`. pub_plots.sh calls it with
+# pub_plots.gp - the plots of `make bench-pub`. plots.sh DIR pub_plots.gp calls it with
 # dir (the results directory) and term (the terminal line) set.
 set datafile separator ','
 set terminal @term noenhanced
