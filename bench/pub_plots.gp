@@ -1,5 +1,5 @@
-# pub_plots.gp - the plots of `make bench-pub`. plots.sh DIR pub_plots.gp calls it with
-# dir (the results directory) and term (the terminal line) set.
+# pub_plots.gp - the plots of `make bench-pub`. `plots.sh DIR pub_plots.gp`
+# calls it with dir (the results directory) and term (the terminal line) set.
 set datafile separator ','
 set terminal @term noenhanced
 set grid ytics
