@@ -98,6 +98,8 @@ int bench_reap(pid_t pid);
 
 /* Open @path for writing and print @header as its first line. */
 FILE *bench_csv(const char *path, const char *header);
+/* The markdown table beside CSV @csv (X.csv -> X.md); NULL if @csv is. */
+FILE *bench_md(const char *csv);
 
 /* splitmix64: a fast, decent PRNG step. */
 static inline uint64_t bench_rand(uint64_t *s)

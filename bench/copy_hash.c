@@ -340,7 +340,7 @@ int main(int argc, char **argv)
 					 256 * KiB, 512 * KiB };
 	struct bench_opts o = { .runs = 15, .secs = 1 };
 	MMSYNC_OPTS(mmsync_writer_opts, wo, .fence_mode = MMSYNC_FENCE_XCHG);
-	char path[256], rawpath[256], key[32], label[96], b[32], mdpath[512];
+	char path[256], rawpath[256], key[32], label[96], b[32];
 	double v[MAX_RUNS], base_memcpy = 0, base_pub = 0, base_raw = 0;
 	uint64_t seed = 3, want;
 	struct ctx c = { .len = 1 * MiB };
@@ -444,12 +444,7 @@ int main(int argc, char **argv)
 	csv = bench_csv(o.csv, "size,case,label,chunk,ns_median,ns_min,ns_max,"
 			       "gb_per_s,ratio_to_memcpy,ratio_to_publish,"
 			       "ratio_to_write_raw,runs");
-	if (o.csv) {
-		snprintf(mdpath, sizeof(mdpath), "%.*s.md",
-			 (int)(strlen(o.csv) > 4 ? strlen(o.csv) - 4 : 0),
-			 o.csv);
-		md = fopen(mdpath, "w");
-	}
+	md = bench_md(o.csv);
 	printf("copy and hash of %s, writer pinned to CPU 0, median of %d "
 	       "rounds\n",
 	       bytes(c.len, b, sizeof(b)), o.runs);

@@ -230,7 +230,7 @@ int main(int argc, char **argv)
 	const char *list = "1000,3000,10000,30000,100000";
 	struct pace_shm *s;
 	int nr = 0, i, j, k, run, err, ctr = NR_PROTOS - 1;
-	char *dup, *tok, *save, mdpath[512];
+	char *dup, *tok, *save;
 	FILE *csv, *md = NULL;
 
 	bench_parse(argc, argv, &o, usage);
@@ -349,12 +349,7 @@ int main(int argc, char **argv)
 					o.runs, o.secs);
 		}
 	}
-	if (o.csv) {
-		snprintf(mdpath, sizeof(mdpath), "%.*s.md",
-			 (int)(strlen(o.csv) > 4 ? strlen(o.csv) - 4 : 0),
-			 o.csv);
-		md = fopen(mdpath, "w");
-	}
+	md = bench_md(o.csv);
 	if (md) {
 		fprintf(md,
 			"Writer paced (64 B payload), reader reading and "

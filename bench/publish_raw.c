@@ -555,7 +555,6 @@ int main(int argc, char **argv)
 	int nsizes, s, runs;
 	size_t i, max;
 	FILE *csv, *md = NULL;
-	char mdpath[512];
 
 	bench_parse(argc, argv, &o, usage);
 	if (o.runs > MAX_RUNS / SMALL_X)
@@ -575,12 +574,7 @@ int main(int argc, char **argv)
 	csv = bench_csv(o.csv, "size,case,protocol,reader,ns_median,ns_min,"
 			       "ns_max,runs,baseline,ratio,ratio_rounds,"
 			       "ratio_to_raw,reader_reads_per_s");
-	if (o.csv) {
-		snprintf(mdpath, sizeof(mdpath), "%.*s.md",
-			 (int)(strlen(o.csv) > 4 ? strlen(o.csv) - 4 : 0),
-			 o.csv);
-		md = fopen(mdpath, "w");
-	}
+	md = bench_md(o.csv);
 	printf("publish vs write_raw equivalent: ns per publish, median of "
 	       "%d rounds (%d up to 1 MiB), writer on CPU 0\n",
 	       o.runs, SMALL_X * o.runs);

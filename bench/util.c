@@ -255,3 +255,21 @@ FILE *bench_csv(const char *path, const char *header)
 	fprintf(f, "%s\n", header);
 	return f;
 }
+
+FILE *bench_md(const char *csv)
+{
+	size_t n = csv ? strlen(csv) : 0;
+	char path[512];
+	FILE *f;
+
+	if (!csv)
+		return NULL;
+	/* X.csv -> X.md; any other name gets .md appended. */
+	if (n > 4 && !strcmp(csv + n - 4, ".csv"))
+		n -= 4;
+	snprintf(path, sizeof(path), "%.*s.md", (int)n, csv);
+	f = fopen(path, "w");
+	if (!f)
+		bench_die("open %s: %s", path, strerror(errno));
+	return f;
+}
