@@ -517,26 +517,13 @@ trap 'exit 130' INT TERM
 echo "1..$(echo $tests | wc -w)"
 i=0
 failed=0
+limit=120
 for t in $tests; do
 	i=$((i + 1))
 	if [ ! -x "$M" ]; then
 		echo "ok $i $t # SKIP $M not built"
 		continue
 	fi
-	mkdir "$top/$t"
-	rc=0
-	timeout -k 5 120 sh "$self" "$build" --one "$top/$t" "$t" >"$top/$t.log" 2>&1 || rc=$?
-	[ "$rc" != 124 ] || echo "# FAIL: timed out after 120 s" >>"$top/$t.log"
-	grep '^#' "$top/$t.log" | grep -v '^# FAIL' || :
-	if [ "$rc" = 0 ] && grep -q '^SKIP: ' "$top/$t.log"; then
-		echo "ok $i $t # $(grep -m1 '^SKIP: ' "$top/$t.log")"
-	elif [ "$rc" = 0 ]; then
-		echo "ok $i $t"
-	else
-		failed=$((failed + 1))
-		sed 's/^/#   | /' "$top/$t.log" | tail -n 30
-		echo "not ok $i $t"
-	fi
-	rm -rf "${top:?}/$t"
+	tap_test "$i" "$t" "$top"
 done
 [ "$failed" = 0 ]

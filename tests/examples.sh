@@ -18,10 +18,7 @@ export E
 
 # ---- helpers (also used inside the per-test processes) -----------------
 
-die() {
-	echo "# FAIL: $*" >&2
-	exit 1
-}
+. "$(dirname "$self")/check_lib.sh" # die, tap_test
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # within MS CMD...: poll CMD every 10 ms until it succeeds; 1 after MS.
 within() {
@@ -162,17 +159,6 @@ for t in $tests; do
 		echo "ok $i $t # SKIP $E/epoll_reader or writer not built (make examples)"
 		continue
 	fi
-	mkdir "$top/$t"
-	rc=0
-	timeout -k 5 60 sh "$self" "$build" --one "$top/$t" "$t" >"$top/$t.log" 2>&1 || rc=$?
-	[ "$rc" != 124 ] || echo "# FAIL: timed out after 60 s" >>"$top/$t.log"
-	if [ "$rc" = 0 ]; then
-		echo "ok $i $t"
-	else
-		failed=$((failed + 1))
-		sed 's/^/#   | /' "$top/$t.log" | tail -n 30
-		echo "not ok $i $t"
-	fi
-	rm -rf "${top:?}/$t"
+	tap_test "$i" "$t" "$top"
 done
 [ "$failed" = 0 ]

@@ -153,21 +153,7 @@ follow_main() {
 			failed=$((failed + 1))
 			continue
 		fi
-		mkdir "$top/$t"
-		rc=0
-		timeout -k 5 "${limit:-60}" sh "$self" "$build" --one "$top/$t" "$t" >"$top/$t.log" 2>&1 || rc=$?
-		[ "$rc" != 124 ] || echo "# FAIL: timed out after ${limit:-60} s" >>"$top/$t.log"
-		grep '^#' "$top/$t.log" | grep -v '^# FAIL' || :
-		if [ "$rc" = 0 ] && grep -q '^SKIP: ' "$top/$t.log"; then
-			echo "ok $i $t # $(grep -m1 '^SKIP: ' "$top/$t.log")"
-		elif [ "$rc" = 0 ]; then
-			echo "ok $i $t"
-		else
-			failed=$((failed + 1))
-			sed 's/^/#   | /' "$top/$t.log" | tail -n 40
-			echo "not ok $i $t"
-		fi
-		rm -rf "${top:?}/$t"
+		tap_test "$i" "$t" "$top"
 	done
 	[ "$failed" = 0 ]
 }
