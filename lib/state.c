@@ -51,9 +51,10 @@ int mmsync_state_check(const struct mmsync_hdr *h, uint64_t file_size)
  * ones on hugetlbfs, where a mapping is whole pages or nothing); if
  * @sized, only once we know the file holds them.
  */
-static int map_object(int fd, uint64_t size, int prot, bool sized, void **out,
-		      size_t *len)
+static int map_object(int fd, uint64_t size, bool writable, bool sized,
+		      void **out, size_t *len)
 {
+	int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
 	uint64_t page, want;
 	struct stat st;
 	bool huge;
@@ -83,9 +84,7 @@ int mmsync_map_state(int fd, bool writable, void **out, size_t *len)
 {
 	int err;
 
-	err = map_object(fd, MMSYNC_STATE_SIZE,
-			 writable ? PROT_READ | PROT_WRITE : PROT_READ, true,
-			 out, len);
+	err = map_object(fd, MMSYNC_STATE_SIZE, writable, true, out, len);
 	if (err)
 		return err;
 	err = mmsync_state_check(*out, *len);
@@ -106,9 +105,7 @@ int mmsync_map_state(int fd, bool writable, void **out, size_t *len)
 int mmsync_map_table(int fd, uint64_t size, bool writable, void **out,
 		     size_t *len)
 {
-	return map_object(fd, size,
-			  writable ? PROT_READ | PROT_WRITE : PROT_READ, false,
-			  out, len);
+	return map_object(fd, size, writable, false, out, len);
 }
 
 /*
