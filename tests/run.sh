@@ -21,9 +21,13 @@ pass=0 fail=0 skip=0
 # own, whatever other runs on the machine do (tests/helpers.c, tdir_make).
 MMSYNC_TEST_RUN=${MMSYNC_TEST_RUN:-r$$}
 export MMSYNC_TEST_RUN
+# This run's test directories, by name.
+test_dirs() {
+	ls /dev/shm 2>/dev/null | grep "^mmsync-test-$MMSYNC_TEST_RUN-" | sort
+}
 # What the tests must leave as they found it.
 snapshot() {
-	ls /dev/shm 2>/dev/null | grep "^mmsync-test-$MMSYNC_TEST_RUN-" | sort
+	test_dirs
 	cat /proc/sys/vm/nr_hugepages 2>/dev/null
 	cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null
 	grep -c hugetlbfs /proc/mounts
@@ -86,8 +90,7 @@ if [ "$before" != "$after" ]; then
 	# Counted as a failure above; then leave the machine as this run
 	# found it where it can: this run's own test directories (a test
 	# that failed in a forked child, past its cleanup) are removed.
-	ls /dev/shm 2>/dev/null | grep "^mmsync-test-$MMSYNC_TEST_RUN-" |
-		while read -r d; do rm -rf "/dev/shm/$d"; done
+	test_dirs | while read -r d; do rm -rf "/dev/shm/$d"; done
 fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
